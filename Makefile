@@ -1,0 +1,68 @@
+# storyimages: every command a developer needs. `make demo` and `make test` start from nothing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: help install demo local test lint typecheck unit integration infrastructure e2e bench lock clean
+
+help:
+	@echo "make demo            illustrate the example stories on the local stack, write out/"
+	@echo "make test            lint, type-check and every test suite"
+	@echo "make local           run the local stack in the foreground (gateway on :$${PORT:-3000})"
+	@echo "make unit|integration|infrastructure|e2e   one test suite"
+	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
+
+$(STAMP)/python: requirements/dev.lock
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@touch $@
+
+$(STAMP)/node: package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+install: $(STAMP)/python $(STAMP)/node
+
+demo: install
+	$(BIN)/python -m local_stack.demo
+
+local: install
+	$(BIN)/python -m local_stack
+
+lint: $(STAMP)/python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)/python
+	$(BIN)/mypy
+
+unit: $(STAMP)/python
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+infrastructure: install
+	$(BIN)/pytest tests/infrastructure
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck unit integration infrastructure e2e
+
+bench: install
+	$(BIN)/python bench/orchestration.py
+
+lock: $(STAMP)/python
+	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 lambda.in -o lambda.lock
+	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 dev.in -o dev.lock
+
+clean:
+	rm -rf $(VENV) node_modules $(STAMP) out cdk.out .pytest_cache .mypy_cache .ruff_cache
