@@ -1,0 +1,39 @@
+"""Turn what Step Functions caught (`{"Error", "Cause"}`) into a stable error on the job."""
+
+from __future__ import annotations
+
+import json
+
+from storyimages.domain.errors import ERROR_CODES_BY_NAME
+from storyimages.domain.jobs import JobError
+
+MAX_MESSAGE_CHARS = 500
+
+_STATES_ERROR_CODES = {
+    "States.Timeout": "TIMEOUT",
+    "Sandbox.Timedout": "TIMEOUT",
+    "States.TaskFailed": "TASK_FAILED",
+    "States.Runtime": "WORKFLOW_ERROR",
+}
+
+
+def describe_failure(error_name: str | None, cause: str | None) -> JobError:
+    name = error_name or "Unknown"
+    code = ERROR_CODES_BY_NAME.get(name) or _STATES_ERROR_CODES.get(name) or "UNEXPECTED_ERROR"
+    message = _message_from_cause(cause) or name
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return JobError(code=code, message=message)
+
+
+def _message_from_cause(cause: str | None) -> str:
+    """A Lambda error's Cause is the JSON the function returned; other causes are plain text."""
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return str(parsed["errorMessage"])
+    return cause

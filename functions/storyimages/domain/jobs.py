@@ -1,0 +1,163 @@
+"""Master jobs and slide jobs: states, ids, image keys and the summary the app polls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+MASTER_JOB_TYPE = "auto-generation-sequence"
+SLIDE_JOB_TYPE = "slide-image"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED}
+
+
+class SlideStatus(StrEnum):
+    PENDING = "pending"
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in {SlideStatus.COMPLETED, SlideStatus.FAILED, SlideStatus.SKIPPED}
+
+    @property
+    def progress(self) -> int:
+        return {SlideStatus.PENDING: 0, SlideStatus.GENERATING: 50}.get(self, 100)
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """What every image of a job is asked for; fixed at start so a job is reproducible."""
+
+    model: str
+    size: str
+    quality: str
+    format: str = "png"
+
+    @property
+    def content_type(self) -> str:
+        return f"image/{self.format}"
+
+
+@dataclass(frozen=True)
+class SlideState:
+    number: int
+    status: SlideStatus = SlideStatus.PENDING
+    image_key: str | None = None
+    error: JobError | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    total_slides: int
+    completed: int
+    errors: int
+    skipped: int
+    in_progress: int
+
+    @property
+    def overall_progress(self) -> int:
+        finished = self.completed + self.errors + self.skipped
+        return round(100 * finished / self.total_slides) if self.total_slides else 100
+
+    def final_status(self) -> JobStatus:
+        if self.completed == self.total_slides:
+            return JobStatus.COMPLETED
+        return JobStatus.COMPLETED_WITH_ERRORS if self.completed else JobStatus.FAILED
+
+
+@dataclass(frozen=True)
+class MasterJob:
+    job_id: str
+    story_id: str
+    owner_id: str
+    status: JobStatus
+    use_character_consistency: bool
+    image: ImageSpec
+    delay_seconds: int
+    slides: dict[int, SlideState]
+    created_at: datetime
+    updated_at: datetime
+    current_slide: int = 0
+    reference_slide: int | None = None
+    reference_image_key: str | None = None
+    finished_at: datetime | None = None
+    error: JobError | None = None
+    type: str = field(default=MASTER_JOB_TYPE)
+
+    @property
+    def total_slides(self) -> int:
+        return len(self.slides)
+
+    def slide(self, number: int) -> SlideState:
+        return self.slides[number]
+
+    def summary(self) -> Summary:
+        counts = {status: 0 for status in SlideStatus}
+        for slide in self.slides.values():
+            counts[slide.status] += 1
+        return Summary(
+            total_slides=self.total_slides,
+            completed=counts[SlideStatus.COMPLETED],
+            errors=counts[SlideStatus.FAILED],
+            skipped=counts[SlideStatus.SKIPPED],
+            in_progress=counts[SlideStatus.PENDING] + counts[SlideStatus.GENERATING],
+        )
+
+    def unfinished_slides(self) -> list[int]:
+        return sorted(n for n, slide in self.slides.items() if not slide.status.is_finished)
+
+    def with_unfinished_skipped(self, reason: JobError) -> MasterJob:
+        """The job as it reads once every slide not yet processed is skipped."""
+        slides = {
+            n: s if s.status.is_finished else replace(s, status=SlideStatus.SKIPPED, error=reason)
+            for n, s in self.slides.items()
+        }
+        return replace(self, slides=slides)
+
+
+@dataclass(frozen=True)
+class SlideJob:
+    """One document per slide, linked to its master job: the prompt and the slide's own history."""
+
+    job_id: str
+    master_job_id: str
+    story_id: str
+    slide_number: int
+    prompt: str
+    status: SlideStatus = SlideStatus.PENDING
+    type: str = field(default=SLIDE_JOB_TYPE)
+
+
+def master_job_id(story_id: str, now: datetime) -> str:
+    return f"auto-gen-{story_id}-{int(now.timestamp() * 1000)}"
+
+
+def slide_job_id(master_job_id: str, slide_number: int) -> str:
+    return f"{master_job_id}-slide-{slide_number}"
+
+
+def image_key(job: MasterJob, slide_number: int) -> str:
+    """Deterministic, so a retried or repeated run writes the same object instead of a new one."""
+    return f"images/{job.story_id}/{job.job_id}/slide-{slide_number}.{job.image.format}"

@@ -1,0 +1,90 @@
+"""The ports the use cases need. Adapters implement them for AWS, Firestore and OpenAI;
+tests implement them with fakes that record what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from storyimages.domain.jobs import ImageSpec, JobError, JobStatus, MasterJob, SlideJob
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class StoryRepository(Protocol):
+    def get_story(self, story_id: str) -> Mapping[str, Any] | None:
+        """The raw story document, or None when there is none."""
+        ...
+
+
+class JobStore(Protocol):
+    """Persistence of jobs. Every method is one round trip; writes are one commit each."""
+
+    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None: ...
+
+    def get_job(self, job_id: str) -> MasterJob | None: ...
+
+    def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
+        """The master job and one slide job, read together; None for a document that does not exist."""
+        ...
+
+    def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None: ...
+
+    def mark_slide_completed(
+        self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
+    ) -> None: ...
+
+    def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None: ...
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        at: datetime,
+        *,
+        error: JobError | None = None,
+        skipped_slides: Mapping[int, JobError] | None = None,
+    ) -> None:
+        """Set the final status; `skipped_slides` become `skipped` with the given reason."""
+        ...
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    spec: ImageSpec
+    reference: bytes | None = None
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    data: bytes
+    model: str
+
+
+class ImageGenerator(Protocol):
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        """Raises ImageRateLimited / ImageServiceUnavailable / ImageRejected / ImageServiceMisconfigured."""
+        ...
+
+
+class ImageStorage(Protocol):
+    def exists(self, key: str) -> bool: ...
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def url_for(self, key: str) -> str:
+        """A URL the app can fetch the image from (a presigned GET in S3)."""
+        ...
+
+
+class Workflow(Protocol):
+    def start(self, name: str, payload: Mapping[str, Any]) -> str:
+        """Start one execution named `name`; starting the same name again is not an error."""
+        ...

@@ -1,0 +1,97 @@
+"""Generate one slide's image, or record why it could not be generated.
+
+Both are safe to repeat: a completed slide is never generated or overwritten again, an image
+already stored by an earlier attempt is recorded instead of paid for twice, and a late
+failure never turns a completed slide back into a failed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storyimages.domain.errors import JobNotFound, SlideNotFound
+from storyimages.domain.jobs import JobError, MasterJob, SlideState, SlideStatus, image_key
+from storyimages.domain.ports import Clock, ImageGenerator, ImageRequest, ImageStorage, JobStore
+from storyimages.domain.story import image_prompt
+
+
+@dataclass(frozen=True)
+class SlideOutcome:
+    job_id: str
+    slide_number: int
+    status: SlideStatus
+    image_key: str | None
+    used_reference: bool = False
+    became_reference: bool = False
+    reused: bool = False
+
+
+def generate_slide_image(
+    job_id: str,
+    slide_number: int,
+    *,
+    jobs: JobStore,
+    images: ImageGenerator,
+    storage: ImageStorage,
+    clock: Clock,
+) -> SlideOutcome:
+    job, slide_job = jobs.get_slide_work(job_id, slide_number)
+    if job is None:
+        raise JobNotFound(f"job {job_id!r} does not exist")
+    state = _slide_of(job, slide_number)
+    if slide_job is None:
+        raise SlideNotFound(f"job {job_id!r} has no slide job for slide {slide_number}")
+    if state.status is SlideStatus.COMPLETED or job.status.is_terminal:
+        return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
+
+    key = image_key(job, slide_number)
+    reference_key = _reference_for(job, slide_number)
+    interrupted_before = state.status is SlideStatus.GENERATING
+    if not interrupted_before:
+        jobs.mark_slide_generating(job_id, slide_number, clock.now())
+
+    reused = interrupted_before and storage.exists(key)
+    if not reused:
+        reference = storage.get(reference_key) if reference_key else None
+        prompt = image_prompt(slide_job.prompt, with_reference=reference is not None)
+        image = images.generate(ImageRequest(prompt=prompt, spec=job.image, reference=reference))
+        storage.put(key, image.data, job.image.content_type)
+
+    # The first slide that succeeds is the reference; normally that is the first slide, but
+    # if it failed, the next success takes its place so the rest of the story stays consistent.
+    becomes_reference = job.use_character_consistency and job.reference_image_key is None
+    jobs.mark_slide_completed(job_id, slide_number, key, clock.now(), as_reference=becomes_reference)
+    return SlideOutcome(
+        job_id,
+        slide_number,
+        SlideStatus.COMPLETED,
+        key,
+        used_reference=reference_key is not None,
+        became_reference=becomes_reference,
+        reused=reused,
+    )
+
+
+def record_slide_failure(
+    job_id: str, slide_number: int, error: JobError, *, jobs: JobStore, clock: Clock
+) -> SlideOutcome:
+    job = jobs.get_job(job_id)
+    if job is None:
+        raise JobNotFound(f"job {job_id!r} does not exist")
+    state = _slide_of(job, slide_number)
+    if state.status is SlideStatus.COMPLETED:
+        return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
+    jobs.mark_slide_failed(job_id, slide_number, error, clock.now())
+    return SlideOutcome(job_id, slide_number, SlideStatus.FAILED, None)
+
+
+def _reference_for(job: MasterJob, slide_number: int) -> str | None:
+    if not job.use_character_consistency or job.reference_slide == slide_number:
+        return None
+    return job.reference_image_key
+
+
+def _slide_of(job: MasterJob, slide_number: int) -> SlideState:
+    if slide_number not in job.slides:
+        raise SlideNotFound(f"job {job.job_id!r} has no slide {slide_number}")
+    return job.slide(slide_number)

@@ -1,0 +1,55 @@
+"""Shared fixtures: stories and the in-memory ports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from storyimages.domain.jobs import ImageSpec
+from storyimages.domain.start_generation import GenerationConfig
+from tests.stories import story_document
+
+
+@pytest.fixture
+def config() -> GenerationConfig:
+    return GenerationConfig(
+        image=ImageSpec(model="gpt-image-2", size="1024x1024", quality="medium"),
+        delay_seconds=2,
+        max_concurrency=1,
+        max_slides=10,
+        seconds_per_image=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack():  # type: ignore[no-untyped-def]
+    """The whole local stack on free ports: zero rate-limit pauses, small images, fast retries."""
+    from local_stack.stack import LocalConfig, LocalStack
+
+    with LocalStack(LocalConfig(delay_seconds=0, image_size="256x256", examples_dir=None)) as running:
+        yield running
+
+
+@pytest.fixture
+def new_story(stack):  # type: ignore[no-untyped-def]
+    """Writes a story with a fresh id into the emulator and returns the id."""
+    import uuid
+
+    def create(slides: int = 5, *, prompts: dict[int, str] | None = None, **fields: Any) -> str:
+        story_id = f"story-{uuid.uuid4().hex[:12]}"
+        document = story_document(slides, **fields)
+        for number, prompt in (prompts or {}).items():
+            document["slides"][number - 1]["imagePrompt"] = prompt
+        stack.db.collection("stories").document(story_id).create(document)
+        return story_id
+
+    return create
+
+
+@pytest.fixture
+def images(stack):  # type: ignore[no-untyped-def]
+    """The local Images API server, with faults and its request log cleared before each test."""
+    stack.images.reset()
+    yield stack.images
+    stack.images.reset()

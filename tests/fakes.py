@@ -1,0 +1,148 @@
+"""In-memory fakes of the ports. They record what happened, so tests assert on data."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from storyimages.domain.errors import ImageGenerationError, WorkflowStartFailed
+from storyimages.domain.jobs import JobError, JobStatus, MasterJob, SlideJob, SlideState, SlideStatus
+from storyimages.domain.ports import GeneratedImage, ImageRequest
+
+
+class FixedClock:
+    """Starts at a fixed instant and moves one second per reading, so order is visible."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        current = self._now
+        self._now += timedelta(seconds=1)
+        return current
+
+
+class FakeStories:
+    def __init__(self, stories: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.stories = dict(stories or {})
+
+    def get_story(self, story_id: str) -> Mapping[str, Any] | None:
+        return self.stories.get(story_id)
+
+
+class FakeJobStore:
+    """Keeps jobs in memory with the adapter's semantics; counts one commit per write call."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, MasterJob] = {}
+        self.slide_jobs: dict[str, SlideJob] = {}
+        self.commits: list[tuple[str, str]] = []  # (operation, job id)
+
+    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None:
+        if job.job_id in self.jobs:
+            raise RuntimeError("already exists")
+        self.jobs[job.job_id] = job
+        self.slide_jobs.update({s.job_id: s for s in slide_jobs})
+        self.commits.append(("create_job", job.job_id))
+
+    def get_job(self, job_id: str) -> MasterJob | None:
+        return self.jobs.get(job_id)
+
+    def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
+        return self.jobs.get(job_id), self.slide_jobs.get(f"{job_id}-slide-{slide_number}")
+
+    def _update_slide(self, job_id: str, number: int, operation: str, **changes: Any) -> None:
+        job = self.jobs[job_id]
+        self.jobs[job_id] = replace(job, slides={**job.slides, number: replace(job.slides[number], **changes)})
+        slide_id = f"{job_id}-slide-{number}"
+        self.slide_jobs[slide_id] = replace(self.slide_jobs[slide_id], status=changes["status"])
+        self.commits.append((operation, job_id))
+
+    def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
+        self._update_slide(job_id, slide_number, "generating", status=SlideStatus.GENERATING, started_at=at)
+        self.jobs[job_id] = replace(
+            self.jobs[job_id], status=JobStatus.GENERATING, current_slide=slide_number, updated_at=at
+        )
+
+    def mark_slide_completed(
+        self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
+    ) -> None:
+        self._update_slide(
+            job_id,
+            slide_number,
+            "completed",
+            status=SlideStatus.COMPLETED,
+            image_key=image_key,
+            completed_at=at,
+            error=None,
+        )
+        if as_reference:
+            self.jobs[job_id] = replace(self.jobs[job_id], reference_slide=slide_number, reference_image_key=image_key)
+
+    def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
+        self._update_slide(job_id, slide_number, "failed", status=SlideStatus.FAILED, error=error, completed_at=at)
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        at: datetime,
+        *,
+        error: JobError | None = None,
+        skipped_slides: Mapping[int, JobError] | None = None,
+    ) -> None:
+        job = self.jobs[job_id]
+        slides: dict[int, SlideState] = dict(job.slides)
+        for number, reason in (skipped_slides or {}).items():
+            slides[number] = replace(slides[number], status=SlideStatus.SKIPPED, error=reason)
+        self.jobs[job_id] = replace(job, status=status, finished_at=at, error=error, slides=slides)
+        self.commits.append(("finish", job_id))
+
+
+@dataclass
+class FakeImageGenerator:
+    """Returns distinct bytes per prompt and reference; `failures` scripts errors per attempt."""
+
+    failures: list[ImageGenerationError] = field(default_factory=list)
+    requests: list[ImageRequest] = field(default_factory=list)
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        self.requests.append(request)
+        if self.failures:
+            raise self.failures.pop(0)
+        digest = hashlib.sha256(request.prompt.encode() + (request.reference or b"")).hexdigest()
+        return GeneratedImage(data=f"PNG:{digest}".encode(), model=request.spec.model)
+
+
+@dataclass
+class FakeImageStorage:
+    objects: dict[str, bytes] = field(default_factory=dict)
+    puts: list[str] = field(default_factory=list)
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = data
+        self.puts.append(key)
+
+    def get(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def url_for(self, key: str) -> str:
+        return f"https://images.example/{key}?signed"
+
+
+@dataclass
+class FakeWorkflow:
+    started: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    unavailable: bool = False
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> str:
+        if self.unavailable:
+            raise WorkflowStartFailed("Step Functions is unavailable")
+        self.started[name] = dict(payload)
+        return f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
