@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented with Firestore, OpenAI, S3 and Step Functions."""

@@ -1,0 +1,266 @@
+"""Jobs and stories in Firestore.
+
+Only the operations the Firestore emulator handles reliably (and the cheapest in production):
+create, get, get_all, update with dotted paths, batch commit. The master document holds a
+per-slide map so the status read is one document, and every slide write is one batch commit
+touching the master and the slide's own document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import cached_property, partial
+from typing import Any
+
+from storyimages.adapters.firestore_client import firestore_client
+from storyimages.domain.jobs import (
+    ImageSpec,
+    JobError,
+    JobStatus,
+    MasterJob,
+    SlideJob,
+    SlideState,
+    SlideStatus,
+    slide_job_id,
+)
+from storyimages.settings import FirestoreSettings
+
+ClientFactory = Callable[[], Any]
+
+
+class FirestoreStories:
+    def __init__(self, client: ClientFactory, *, collection: str = "stories") -> None:
+        self._client_factory = client
+        self._collection = collection
+
+    @classmethod
+    def from_settings(cls, settings: FirestoreSettings) -> FirestoreStories:
+        return cls(partial(firestore_client, settings), collection=settings.stories_collection)
+
+    @cached_property
+    def _db(self) -> Any:
+        return self._client_factory()
+
+    def get_story(self, story_id: str) -> Mapping[str, Any] | None:
+        snapshot = self._db.collection(self._collection).document(story_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+
+class FirestoreJobStore:
+    def __init__(self, client: ClientFactory, *, collection: str = "imageJobs") -> None:
+        self._client_factory = client
+        self._collection = collection
+
+    @classmethod
+    def from_settings(cls, settings: FirestoreSettings) -> FirestoreJobStore:
+        return cls(partial(firestore_client, settings), collection=settings.jobs_collection)
+
+    @cached_property
+    def _db(self) -> Any:
+        return self._client_factory()
+
+    def _ref(self, document_id: str) -> Any:
+        return self._db.collection(self._collection).document(document_id)
+
+    def _slide_ref(self, job_id: str, slide_number: int) -> Any:
+        return self._ref(slide_job_id(job_id, slide_number))
+
+    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None:
+        batch = self._db.batch()
+        batch.create(self._ref(job.job_id), master_document(job))
+        for slide_job in slide_jobs:
+            batch.create(self._ref(slide_job.job_id), slide_document(slide_job, job.created_at))
+        batch.commit()
+
+    def get_job(self, job_id: str) -> MasterJob | None:
+        snapshot = self._ref(job_id).get()
+        return master_from_document(snapshot.to_dict()) if snapshot.exists else None
+
+    def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
+        master_ref, slide_ref = self._ref(job_id), self._slide_ref(job_id, slide_number)
+        found = {s.id: s.to_dict() for s in self._db.get_all([master_ref, slide_ref]) if s.exists}
+        master, slide = found.get(master_ref.id), found.get(slide_ref.id)
+        return (
+            master_from_document(master) if master else None,
+            slide_from_document(slide) if slide else None,
+        )
+
+    def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
+        self._commit_slide(
+            job_id,
+            slide_number,
+            at,
+            {"status": SlideStatus.GENERATING.value, "startedAt": at},
+            master_fields={"status": JobStatus.GENERATING.value, "currentSlide": slide_number},
+        )
+
+    def mark_slide_completed(
+        self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
+    ) -> None:
+        reference = {"referenceSlide": slide_number, "referenceImageKey": image_key} if as_reference else {}
+        self._commit_slide(
+            job_id,
+            slide_number,
+            at,
+            {"status": SlideStatus.COMPLETED.value, "imageKey": image_key, "completedAt": at, "error": None},
+            master_fields=reference,
+        )
+
+    def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
+        self._commit_slide(
+            job_id,
+            slide_number,
+            at,
+            {"status": SlideStatus.FAILED.value, "error": error_document(error), "completedAt": at},
+        )
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        at: datetime,
+        *,
+        error: JobError | None = None,
+        skipped_slides: Mapping[int, JobError] | None = None,
+    ) -> None:
+        batch = self._db.batch()
+        master_update: dict[str, Any] = {
+            "status": status.value,
+            "finishedAt": at,
+            "updatedAt": at,
+            "error": error_document(error) if error else None,
+        }
+        for number, reason in (skipped_slides or {}).items():
+            fields = {"status": SlideStatus.SKIPPED.value, "error": error_document(reason)}
+            master_update |= {f"slides.{number}.{name}": value for name, value in fields.items()}
+            batch.update(self._slide_ref(job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
+        batch.update(self._ref(job_id), master_update)
+        batch.commit()
+
+    def _commit_slide(
+        self,
+        job_id: str,
+        slide_number: int,
+        at: datetime,
+        slide_fields: dict[str, Any],
+        *,
+        master_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One commit: the slide's entry in the master map, the master's own fields, the slide job."""
+        batch = self._db.batch()
+        master_update = {f"slides.{slide_number}.{name}": value for name, value in slide_fields.items()}
+        batch.update(self._ref(job_id), master_update | dict(master_fields or {}) | {"updatedAt": at})
+        batch.update(
+            self._slide_ref(job_id, slide_number),
+            slide_fields | _slide_progress(slide_fields) | {"updatedAt": at},
+        )
+        batch.commit()
+
+
+def _slide_progress(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {"progress": SlideStatus(fields["status"]).progress}
+
+
+def error_document(error: JobError) -> dict[str, str]:
+    return {"code": error.code, "message": error.message}
+
+
+def _error(document: Mapping[str, Any] | None) -> JobError | None:
+    return JobError(code=document["code"], message=document["message"]) if document else None
+
+
+def master_document(job: MasterJob) -> dict[str, Any]:
+    return {
+        "jobId": job.job_id,
+        "type": job.type,
+        "storyId": job.story_id,
+        "ownerId": job.owner_id,
+        "status": job.status.value,
+        "useCharacterConsistency": job.use_character_consistency,
+        "image": {
+            "model": job.image.model,
+            "size": job.image.size,
+            "quality": job.image.quality,
+            "format": job.image.format,
+        },
+        "delaySeconds": job.delay_seconds,
+        "totalSlides": job.total_slides,
+        "currentSlide": job.current_slide,
+        "referenceSlide": job.reference_slide,
+        "referenceImageKey": job.reference_image_key,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "finishedAt": job.finished_at,
+        "error": error_document(job.error) if job.error else None,
+        "slides": {
+            str(n): {
+                "status": s.status.value,
+                "imageKey": s.image_key,
+                "error": error_document(s.error) if s.error else None,
+                "startedAt": s.started_at,
+                "completedAt": s.completed_at,
+            }
+            for n, s in job.slides.items()
+        },
+    }
+
+
+def master_from_document(document: Mapping[str, Any]) -> MasterJob:
+    slides = {
+        int(n): SlideState(
+            number=int(n),
+            status=SlideStatus(s["status"]),
+            image_key=s.get("imageKey"),
+            error=_error(s.get("error")),
+            started_at=s.get("startedAt"),
+            completed_at=s.get("completedAt"),
+        )
+        for n, s in document["slides"].items()
+    }
+    image = document["image"]
+    return MasterJob(
+        job_id=document["jobId"],
+        story_id=document["storyId"],
+        owner_id=document["ownerId"],
+        status=JobStatus(document["status"]),
+        use_character_consistency=document["useCharacterConsistency"],
+        image=ImageSpec(model=image["model"], size=image["size"], quality=image["quality"], format=image["format"]),
+        delay_seconds=document["delaySeconds"],
+        slides=slides,
+        created_at=document["createdAt"],
+        updated_at=document["updatedAt"],
+        current_slide=document.get("currentSlide", 0),
+        reference_slide=document.get("referenceSlide"),
+        reference_image_key=document.get("referenceImageKey"),
+        finished_at=document.get("finishedAt"),
+        error=_error(document.get("error")),
+        type=document["type"],
+    )
+
+
+def slide_document(slide: SlideJob, created_at: datetime) -> dict[str, Any]:
+    return {
+        "jobId": slide.job_id,
+        "type": slide.type,
+        "masterJobId": slide.master_job_id,
+        "storyId": slide.story_id,
+        "slideNumber": slide.slide_number,
+        "prompt": slide.prompt,
+        "status": slide.status.value,
+        "progress": slide.status.progress,
+        "createdAt": created_at,
+        "updatedAt": created_at,
+    }
+
+
+def slide_from_document(document: Mapping[str, Any]) -> SlideJob:
+    return SlideJob(
+        job_id=document["jobId"],
+        master_job_id=document["masterJobId"],
+        story_id=document["storyId"],
+        slide_number=document["slideNumber"],
+        prompt=document["prompt"],
+        status=SlideStatus(document["status"]),
+        type=document["type"],
+    )

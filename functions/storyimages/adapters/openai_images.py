@@ -1,0 +1,91 @@
+"""Images from the OpenAI Images API: `generate` for a slide on its own, `edit` with the
+reference image for the others. GPT image models answer with base64 only."""
+
+from __future__ import annotations
+
+import base64
+from functools import cached_property
+from typing import Any
+
+import openai
+
+from storyimages.adapters.secrets import secret_string
+from storyimages.domain.errors import (
+    ImageGenerationError,
+    ImageRateLimited,
+    ImageRejected,
+    ImageServiceMisconfigured,
+    ImageServiceUnavailable,
+)
+from storyimages.domain.ports import GeneratedImage, ImageRequest
+from storyimages.settings import OpenAISettings
+
+
+class OpenAIImageGenerator:
+    def __init__(self, settings: OpenAISettings, *, client: openai.OpenAI | None = None) -> None:
+        self._settings = settings
+        self._injected = client
+
+    @cached_property
+    def _openai(self) -> openai.OpenAI:
+        if self._injected is not None:
+            return self._injected
+        settings = self._settings
+        if settings.api_key is not None:
+            key = settings.api_key.get_secret_value()
+        else:
+            assert settings.api_key_secret_id  # OpenAISettings insists on one of the two
+            key = secret_string(settings.api_key_secret_id)
+        return openai.OpenAI(
+            api_key=key,
+            base_url=settings.base_url,
+            timeout=settings.timeout_seconds,
+            max_retries=settings.max_retries,
+        )
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        spec = request.spec
+        common: dict[str, Any] = {
+            "model": spec.model,
+            "prompt": request.prompt,
+            "size": spec.size,
+            "quality": spec.quality,
+            "output_format": spec.format,
+            "n": 1,
+        }
+        try:
+            if request.reference is None:
+                response = self._openai.images.generate(**common)
+            else:
+                if self._settings.input_fidelity:
+                    common["input_fidelity"] = self._settings.input_fidelity
+                reference = ("reference.png", request.reference, "image/png")
+                response = self._openai.images.edit(image=[reference], **common)
+        except openai.APIError as exc:
+            raise _translate(exc) from exc
+        if not response.data or not response.data[0].b64_json:
+            raise ImageServiceUnavailable("the image service answered without image data")
+        return GeneratedImage(data=base64.b64decode(response.data[0].b64_json), model=spec.model)
+
+
+def _translate(exc: openai.APIError) -> ImageGenerationError:
+    if isinstance(exc, openai.RateLimitError):
+        retry_after = exc.response.headers.get("retry-after")
+        hint = f" (retry after {retry_after}s)" if retry_after else ""
+        return ImageRateLimited(f"rate limited by the image service{hint}: {_detail(exc)}")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError):
+        return ImageServiceMisconfigured(f"the image service refused our credentials or model: {_detail(exc)}")
+    if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        return ImageRejected(f"the image service rejected the request: {_detail(exc)}")
+    if isinstance(exc, openai.APITimeoutError):
+        return ImageServiceUnavailable("the image service did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return ImageServiceUnavailable(f"could not reach the image service: {exc}")
+    return ImageServiceUnavailable(f"the image service failed: {_detail(exc)}")
+
+
+def _detail(exc: openai.APIError) -> str:
+    code = getattr(exc, "code", None)
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or exc.message
+    return f"{code}: {message}" if code else str(message)

@@ -1,0 +1,62 @@
+"""The one place where errors become HTTP responses: `{"success": false, "error": {code, message}}`.
+
+No input produces a 500 with a stack trace: anything unexpected is logged with its trace and
+answered with a stable INTERNAL_ERROR body.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from storyimages.domain.errors import StoryImagesError
+
+logger = Logger()
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response[str]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"success": False, "error": error}),
+    )
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(StoryImagesError)
+    def _domain_error(exc: StoryImagesError) -> Response[str]:
+        if exc.http_status >= 500:
+            logger.exception("request failed", extra={"code": exc.code})
+        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        errors = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return error_response(400, "MALFORMED_JSON", "the request body is not valid JSON")
+        problems = [{"field": ".".join(str(part) for part in err["loc"]), "problem": err["msg"]} for err in errors]
+        fields = ", ".join(p["field"] for p in problems)
+        return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", problems)
+
+    @app.not_found
+    def _no_route(exc: NotFoundError) -> Response[str]:
+        return error_response(404, "ROUTE_NOT_FOUND", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        return error_response(500, "INTERNAL_ERROR", "something went wrong on our side; it has been logged")
+
+
+def api_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    register_error_handlers(app)
+    return app

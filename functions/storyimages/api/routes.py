@@ -1,0 +1,28 @@
+"""Every route of the REST API and the Lambda handler behind it: API Gateway (CDK) and the
+local gateway are both wired from this table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+START_PATH = "/api/images/generate-all-automatically"
+STATUS_PATH = "/api/images/master-job/<masterJobId>"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # Powertools syntax: <param>
+    handler: str  # "module:function"
+    function: str  # the Lambda's logical name
+
+    @property
+    def resource(self) -> str:
+        """The API Gateway resource path: {param}."""
+        return self.path.replace("<", "{").replace(">", "}")
+
+
+ROUTES = (
+    Route("POST", START_PATH, "storyimages.handlers.start_generation:handler", "StartGeneration"),
+    Route("GET", STATUS_PATH, "storyimages.handlers.job_status:handler", "JobStatus"),
+)

@@ -1,0 +1,1 @@
+"""Lambda entry points. Each is a few lines: settings and event in, one domain call, response out."""

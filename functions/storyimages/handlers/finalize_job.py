@@ -1,0 +1,33 @@
+"""State machine task: set the job's final status from its slides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.domain.job_completion import finalize_job
+from storyimages.handlers.task_events import TaskEvent
+from storyimages.settings import FirestoreSettings
+
+jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TaskEvent.model_validate(event)
+    logger.append_keys(masterJobId=task.master_job_id)
+    status, summary = finalize_job(task.master_job_id, jobs=jobs, clock=SystemClock())
+    logger.info("job finished", status=status.value, completed=summary.completed, errors=summary.errors)
+    return {
+        "status": status.value,
+        "summary": {
+            "totalSlides": summary.total_slides,
+            "completed": summary.completed,
+            "errors": summary.errors,
+        },
+    }

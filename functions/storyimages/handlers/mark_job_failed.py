@@ -1,0 +1,27 @@
+"""State machine task: the workflow broke; mark the job failed and keep the images made so far."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.domain.job_completion import mark_job_failed
+from storyimages.handlers.task_events import JobFailureTask
+from storyimages.settings import FirestoreSettings
+
+jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = JobFailureTask.model_validate(event)
+    logger.append_keys(masterJobId=task.master_job_id)
+    error = task.error.describe()
+    summary = mark_job_failed(task.master_job_id, error, jobs=jobs, clock=SystemClock())
+    logger.error("job failed", errorCode=error.code, error=error.message, completed=summary.completed)
+    return {"status": "failed", "errorCode": error.code}

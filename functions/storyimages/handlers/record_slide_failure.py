@@ -1,0 +1,27 @@
+"""State machine task: record why a slide could not be illustrated, so the others go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.domain.slide_generation import record_slide_failure
+from storyimages.handlers.task_events import SlideFailureTask
+from storyimages.settings import FirestoreSettings
+
+jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = SlideFailureTask.model_validate(event)
+    logger.append_keys(masterJobId=task.master_job_id, slideNumber=task.slide_number)
+    error = task.error.describe()
+    outcome = record_slide_failure(task.master_job_id, task.slide_number, error, jobs=jobs, clock=SystemClock())
+    logger.warning("slide failed", errorCode=error.code, error=error.message, recorded=not outcome.reused)
+    return {"slideNumber": outcome.slide_number, "status": outcome.status.value, "errorCode": error.code}

@@ -1,0 +1,38 @@
+"""The events the state machine sends to its task functions (ids and numbers only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storyimages.domain.failures import describe_failure
+from storyimages.domain.jobs import JobError
+
+
+class TaskEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    master_job_id: str = Field(alias="masterJobId", min_length=1)
+
+
+class SlideTask(TaskEvent):
+    slide_number: int = Field(alias="slideNumber", ge=1)
+
+
+class CaughtError(BaseModel):
+    """What a Catch puts at its ResultPath."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str | None = None
+    Cause: str | None = None
+
+    def describe(self) -> JobError:
+        return describe_failure(self.Error, self.Cause)
+
+
+class SlideFailureTask(SlideTask):
+    error: CaughtError = CaughtError()
+
+
+class JobFailureTask(TaskEvent):
+    error: CaughtError = CaughtError()

@@ -1,0 +1,97 @@
+"""Configuration of each Lambda, read once from the environment at cold start.
+
+A missing or malformed setting fails the cold start with a message naming the variable,
+instead of failing the first request halfway through.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from storyimages.domain.jobs import ImageSpec
+from storyimages.domain.start_generation import GenerationConfig
+
+DEFAULT_IMAGE_MODEL = "gpt-image-2"
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+class EnvSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        source = dict(os.environ if env is None else env)
+        try:
+            return cls.model_validate(source)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigurationError(f"invalid {cls.__name__} from the environment: {problems}") from None
+
+
+class FirestoreSettings(EnvSettings):
+    project_id: str = Field(alias="FIREBASE_PROJECT_ID", min_length=1)
+    credentials_secret_id: str | None = Field(default=None, alias="FIREBASE_CREDENTIALS_SECRET_ID")
+    emulator_host: str | None = Field(default=None, alias="FIRESTORE_EMULATOR_HOST")
+    stories_collection: str = Field(default="stories", alias="STORIES_COLLECTION")
+    jobs_collection: str = Field(default="imageJobs", alias="JOBS_COLLECTION")
+
+    @model_validator(mode="after")
+    def _credentials_known(self) -> Self:
+        if not self.emulator_host and not self.credentials_secret_id:
+            raise ValueError("set FIREBASE_CREDENTIALS_SECRET_ID (or FIRESTORE_EMULATOR_HOST for an emulator)")
+        return self
+
+
+class StorageSettings(EnvSettings):
+    bucket: str = Field(alias="IMAGES_BUCKET", min_length=3)
+    url_expiry_seconds: int = Field(default=3600, alias="IMAGE_URL_EXPIRY_SECONDS", ge=60, le=7 * 24 * 3600)
+
+
+class ImageSettings(EnvSettings):
+    model: str = Field(default=DEFAULT_IMAGE_MODEL, alias="IMAGE_MODEL", min_length=1)
+    size: str = Field(default="1024x1024", alias="IMAGE_SIZE", pattern=r"^(auto|\d{3,4}x\d{3,4})$")
+    quality: str = Field(default="medium", alias="IMAGE_QUALITY", min_length=1)
+
+    def spec(self) -> ImageSpec:
+        return ImageSpec(model=self.model, size=self.size, quality=self.quality)
+
+
+class OpenAISettings(EnvSettings):
+    api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    api_key_secret_id: str | None = Field(default=None, alias="OPENAI_API_KEY_SECRET_ID")
+    base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    timeout_seconds: float = Field(default=240.0, alias="OPENAI_TIMEOUT_SECONDS", gt=0)
+    # Step Functions owns retries so that each one shows in the execution history.
+    max_retries: int = Field(default=0, alias="OPENAI_MAX_RETRIES", ge=0, le=5)
+    input_fidelity: str | None = Field(default=None, alias="OPENAI_INPUT_FIDELITY", pattern="^(high|low)$")
+
+    @model_validator(mode="after")
+    def _key_known(self) -> Self:
+        if self.api_key is None and not self.api_key_secret_id:
+            raise ValueError("set OPENAI_API_KEY_SECRET_ID (or OPENAI_API_KEY)")
+        return self
+
+
+class StartSettings(EnvSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
+    delay_seconds: int = Field(default=2, alias="DELAY_SECONDS", ge=0, le=3600)
+    max_concurrency: int = Field(default=1, alias="MAX_CONCURRENCY", ge=1, le=40)
+    # One batch commit creates the master job and every slide job: Firestore allows 500 writes.
+    max_slides: int = Field(default=50, alias="MAX_SLIDES", ge=1, le=499)
+    seconds_per_image: int = Field(default=60, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1)
+
+    def generation(self, image: ImageSettings) -> GenerationConfig:
+        return GenerationConfig(
+            image=image.spec(),
+            delay_seconds=self.delay_seconds,
+            max_concurrency=self.max_concurrency,
+            max_slides=self.max_slides,
+            seconds_per_image=self.seconds_per_image,
+        )

@@ -1,0 +1,62 @@
+"""Render `image_generation.asl.json` for CDK and for the local engine alike.
+
+The file keeps `${Name}` placeholders. A placeholder that is a whole JSON string and names a
+number here becomes that number (ASL wants integers for retry intervals and attempts);
+the others (function ARNs) are text, filled here for the local engine or left for CDK's
+`definition_substitutions` to fill with tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ASL_PATH = Path(__file__).with_name("image_generation.asl.json")
+
+# Each function placeholder and the handler behind it: CDK and the local engine wire from this.
+TASK_FUNCTIONS: Mapping[str, str] = {
+    "GenerateSlideImageFunctionArn": "storyimages.handlers.generate_slide_image:handler",
+    "RecordSlideFailureFunctionArn": "storyimages.handlers.record_slide_failure:handler",
+    "FinalizeJobFunctionArn": "storyimages.handlers.finalize_job:handler",
+    "MarkJobFailedFunctionArn": "storyimages.handlers.mark_job_failed:handler",
+}
+
+# Production defaults: OpenAI's rate limits reset within a minute; transient faults clear fast.
+RETRY_DEFAULTS: Mapping[str, int] = {
+    "RateLimitRetryIntervalSeconds": 10,
+    "RateLimitRetryMaxAttempts": 5,
+    "TransientRetryIntervalSeconds": 3,
+    "TransientRetryMaxAttempts": 3,
+}
+
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+def render(numbers: Mapping[str, int] | None = None, text: Mapping[str, str] | None = None) -> str:
+    """The definition with `numbers` (over RETRY_DEFAULTS) and `text` substituted."""
+    numeric = {**RETRY_DEFAULTS, **(numbers or {})}
+    unknown = set(numeric) - set(RETRY_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown numeric placeholders: {sorted(unknown)}")
+    textual = dict(text or {})
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [fill(value) for value in node]
+        if isinstance(node, str):
+            whole = _PLACEHOLDER.fullmatch(node)
+            if whole and whole.group(1) in numeric:
+                return numeric[whole.group(1)]
+            return _PLACEHOLDER.sub(lambda m: textual.get(m.group(1), m.group(0)), node)
+        return node
+
+    return json.dumps(fill(json.loads(ASL_PATH.read_text())), indent=2, ensure_ascii=False)
+
+
+def placeholders() -> set[str]:
+    return set(_PLACEHOLDER.findall(ASL_PATH.read_text()))
