@@ -1,0 +1,134 @@
+"""AWS on 127.0.0.1: a moto server with its ASL engine on, whose Lambda service runs our real
+task handlers in this process when the state machine invokes them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+import requests
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.server import ThreadedMotoServer
+
+from local_stack.lambda_runtime import Invocation, invoke
+from statemachine import definition
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STATE_MACHINE_NAME = "storyimages-image-generation"
+STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/storyimages-state-machine"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def function_name(placeholder: str) -> str:
+    """GenerateSlideImageFunctionArn -> storyimages-generate-slide-image."""
+    words, word = [], ""
+    for char in placeholder.removesuffix("FunctionArn"):
+        if char.isupper() and word:
+            words.append(word)
+            word = ""
+        word += char.lower()
+    return "storyimages-" + "-".join([*words, word])
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+class InProcessLambdas:
+    """Stands in for moto's 'always succeeds' Lambda: dispatches each invoke to our handler."""
+
+    def __init__(self, handlers: Mapping[str, str]) -> None:
+        self._handlers = dict(handlers)  # function name -> "module:function"
+        self._lock = threading.Lock()
+        self.invocations: list[Invocation] = []
+        self._original: Any = None
+
+    def install(self) -> None:
+        dispatcher = self
+        self._original = LambdaSimpleBackend.invoke
+
+        def invoke_in_process(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
+            return dispatcher.dispatch(function_name, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke_in_process  # type: ignore[method-assign,assignment]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def dispatch(self, function: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        name = function.rsplit(":", 1)[-1] if function.startswith("arn:") else function
+        if name not in self._handlers:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            error = {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}
+            return json.dumps(error).encode()
+        event = json.loads(body) if body else {}
+        payload, error_type, seconds = invoke(self._handlers[name], name, event)
+        with self._lock:
+            self.invocations.append(Invocation(name, event, error_type, seconds))
+        if error_type is not None:
+            # What Lambda does for an unhandled error; Step Functions matches errorType.
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(payload).encode()
+
+
+class MotoAws:
+    """The moto server plus the resources the stack needs: bucket, secrets, state machine."""
+
+    def __init__(self, *, lambdas: InProcessLambdas) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._lambdas = lambdas
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoAws:
+        self._lambdas.install()
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        requests.post(f"{self.url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._lambdas.uninstall()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # noqa: S106 (moto accepts any)
+        )
+
+    def create_bucket(self, bucket: str) -> None:
+        self.client("s3").create_bucket(Bucket=bucket)
+
+    def create_secret(self, name: str, value: str) -> str:
+        return str(self.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"])
+
+    def create_state_machine(self, retry_numbers: Mapping[str, int]) -> str:
+        arns = {placeholder: function_arn(function_name(placeholder)) for placeholder in definition.TASK_FUNCTIONS}
+        response = self.client("stepfunctions").create_state_machine(
+            name=STATE_MACHINE_NAME,
+            definition=definition.render(retry_numbers, arns),
+            roleArn=STATE_MACHINE_ROLE,
+            type="STANDARD",
+        )
+        return str(response["stateMachineArn"])
+
+
+def task_lambdas() -> InProcessLambdas:
+    return InProcessLambdas(
+        {function_name(placeholder): handler for placeholder, handler in definition.TASK_FUNCTIONS.items()}
+    )

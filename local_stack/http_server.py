@@ -1,0 +1,33 @@
+"""Serve a WSGI app on 127.0.0.1 in a background thread, and stop it again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from werkzeug.serving import make_server
+
+# Request lines from every local server would drown the demo's progress output.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+class BackgroundServer:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "server") -> None:
+        self._server = make_server(host, port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        self.host = host
+        self.port = int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,275 @@
+"""Our OpenAI adapter, through the real `openai` SDK, against the local Images API server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from local_stack.images_server import CONTENT_POLICY_MARKER, ImagesServer, start_images_server
+from local_stack.scene import read_traits
+from storyimages.adapters.openai_images import OpenAIImageGenerator
+from storyimages.domain.errors import (
+    ImageRateLimited,
+    ImageRejected,
+    ImageServiceUnavailable,
+)
+from storyimages.domain.jobs import ImageSpec
+from storyimages.domain.ports import ImageRequest
+from storyimages.settings import OpenAISettings
+
+SPEC = ImageSpec(model="gpt-image-2", size="384x256", quality="low")
+SLIDE_1 = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the forest."
+SLIDE_2 = "Use the reference image for character consistency.\nScene: An owl by the lake at night."
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ImagesServer]:
+    running = start_images_server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_server(server: ImagesServer) -> Iterator[None]:
+    server.reset()
+    yield
+    server.reset()
+
+
+def adapter(server: ImagesServer, *, timeout: float = 10.0) -> OpenAIImageGenerator:
+    settings = OpenAISettings.model_validate(
+        {
+            "OPENAI_API_KEY": "sk-local",
+            "OPENAI_BASE_URL": f"{server.url}/v1",
+            "OPENAI_TIMEOUT_SECONDS": timeout,
+        }
+    )
+    return OpenAIImageGenerator(settings)
+
+
+def request(prompt: str = SLIDE_1, *, spec: ImageSpec = SPEC, reference: bytes | None = None) -> ImageRequest:
+    return ImageRequest(prompt=prompt, spec=spec, reference=reference)
+
+
+def http(server: ImagesServer, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    sent = urllib.request.Request(  # noqa: S310 (our loopback server)
+        f"{server.url}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(sent, timeout=5) as response:  # noqa: S310 (our loopback server)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_given_a_prompt_when_generated_then_a_png_of_the_requested_size_comes_back(
+    server: ImagesServer,
+) -> None:
+    image = adapter(server).generate(request())
+
+    with Image.open(io.BytesIO(image.data)) as png:
+        assert (png.format, png.size) == ("PNG", (384, 256))
+    assert image.model == "gpt-image-2"
+    [logged] = server.requests()
+    assert logged | {"at": None} == {
+        "endpoint": "generations",
+        "model": "gpt-image-2",
+        "prompt": SLIDE_1,
+        "size": "384x256",
+        "quality": "low",
+        "n": 1,
+        "referenceSha256": [],
+        "status": 200,
+        "at": None,
+    }
+
+
+def test_given_the_same_prompt_when_generated_twice_then_the_bytes_are_identical(
+    server: ImagesServer,
+) -> None:
+    generator = adapter(server)
+
+    assert generator.generate(request()).data == generator.generate(request()).data
+
+
+def test_given_a_reference_when_generated_then_it_is_sent_and_its_traits_carry_over(
+    server: ImagesServer,
+) -> None:
+    generator = adapter(server)
+    reference = generator.generate(request(SLIDE_1)).data
+
+    image = generator.generate(request(SLIDE_2, reference=reference))
+
+    edit = server.requests()[-1]
+    assert edit["endpoint"] == "edits"
+    assert edit["referenceSha256"] == [hashlib.sha256(reference).hexdigest()]
+    assert edit["status"] == 200
+    assert read_traits(image.data) == read_traits(reference)
+    assert read_traits(generator.generate(request(SLIDE_2)).data) != read_traits(reference)
+
+
+def test_given_a_rate_limit_when_generating_then_image_rate_limited_names_the_retry_after(
+    server: ImagesServer,
+) -> None:
+    server.set_faults([{"kind": "rate_limit", "retryAfter": 7}])
+
+    with pytest.raises(ImageRateLimited, match=r"retry after 7s") as raised:
+        adapter(server).generate(request())
+
+    assert "rate_limit_exceeded" in str(raised.value)
+    assert [r["status"] for r in server.requests()] == [429]
+
+
+def test_given_a_server_error_when_generating_then_image_service_unavailable(server: ImagesServer) -> None:
+    server.set_faults([{"kind": "server_error"}])
+
+    with pytest.raises(ImageServiceUnavailable):
+        adapter(server).generate(request())
+
+
+def test_given_the_content_policy_marker_when_generating_then_image_rejected(server: ImagesServer) -> None:
+    with pytest.raises(ImageRejected, match="content_policy_violation"):
+        adapter(server).generate(request(f"Scene: something {CONTENT_POLICY_MARKER}"))
+
+    assert [r["status"] for r in server.requests()] == [400]
+
+
+def test_given_a_reject_rule_when_editing_then_image_rejected(server: ImagesServer) -> None:
+    reference = adapter(server).generate(request()).data
+    server.set_faults([{"kind": "reject", "match": "owl"}])
+
+    with pytest.raises(ImageRejected, match="content_policy_violation"):
+        adapter(server).generate(request(SLIDE_2, reference=reference))
+
+
+def test_given_an_answer_slower_than_the_timeout_when_generating_then_image_service_unavailable(
+    server: ImagesServer,
+) -> None:
+    server.set_faults([{"kind": "slow", "seconds": 1.0}])
+    began = time.perf_counter()
+
+    with pytest.raises(ImageServiceUnavailable, match="did not answer in time"):
+        adapter(server, timeout=0.3).generate(request())
+
+    assert time.perf_counter() - began < 0.9
+
+
+def test_given_a_short_delay_when_generating_then_the_image_still_comes_back(server: ImagesServer) -> None:
+    server.set_faults([{"kind": "slow", "seconds": 0.05, "times": 1}, {"kind": "server_error", "match": "nomatch"}])
+
+    image = adapter(server).generate(request())
+
+    assert image.data.startswith(b"\x89PNG")
+    assert server.faults()[0]["times"] == 0
+
+
+def test_given_an_unknown_model_when_generating_then_image_rejected(server: ImagesServer) -> None:
+    spec = ImageSpec(model="dall-e-3", size="384x256", quality="low")
+
+    with pytest.raises(ImageRejected, match=r"invalid_value: .*'dall-e-3'"):
+        adapter(server).generate(request(spec=spec))
+
+
+def test_given_a_rule_for_one_time_when_generating_twice_then_only_the_first_call_fails(
+    server: ImagesServer,
+) -> None:
+    server.set_faults([{"kind": "server_error", "times": 1}])
+    generator = adapter(server)
+
+    with pytest.raises(ImageServiceUnavailable):
+        generator.generate(request())
+    image = generator.generate(request())
+
+    assert image.data.startswith(b"\x89PNG")
+    assert [r["status"] for r in server.requests()] == [500, 200]
+
+
+def test_given_a_rule_matching_one_prompt_when_generating_others_then_they_succeed(
+    server: ImagesServer,
+) -> None:
+    server.set_faults([{"kind": "server_error", "match": "Scene: Pip finds"}])
+    generator = adapter(server)
+
+    with pytest.raises(ImageServiceUnavailable):
+        generator.generate(request(SLIDE_1))
+    assert generator.generate(request("Scene: Pip goes home.")).data.startswith(b"\x89PNG")
+
+
+def test_given_faults_set_over_http_when_generating_then_they_apply_and_the_log_is_served(
+    server: ImagesServer,
+) -> None:
+    status, body = http(server, "POST", "/_control/faults", {"faults": [{"kind": "rate_limit", "times": 1}]})
+    assert (status, body["faults"]) == (
+        200,
+        [{"kind": "rate_limit", "match": None, "times": 1, "retryAfter": 1.0}],
+    )
+
+    with pytest.raises(ImageRateLimited):
+        adapter(server).generate(request())
+    status, log = http(server, "GET", "/_control/requests")
+
+    assert status == 200
+    assert [(r["endpoint"], r["status"]) for r in log] == [("generations", 429)]
+    assert http(server, "POST", "/_control/reset", {})[0] == 200
+    assert server.requests() == []
+
+
+def test_given_an_invalid_fault_rule_when_set_then_it_is_refused_with_the_reason(
+    server: ImagesServer,
+) -> None:
+    status, body = http(server, "POST", "/_control/faults", {"faults": [{"kind": "rate_limit", "retry_after": 3}]})
+
+    assert status == 400
+    assert "retry_after" in body["error"]["message"]
+    with pytest.raises(ValueError, match="fault kind"):
+        server.set_faults([{"kind": "explode"}])
+
+
+def test_given_no_bearer_token_when_calling_then_401_in_openai_shape(server: ImagesServer) -> None:
+    status, body = http(server, "POST", "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"})
+
+    assert status == 401
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert server.requests()[0]["status"] == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "param"),
+    [
+        ("/v1/images/generations", {"model": "gpt-image-2"}, 400, "prompt"),
+        ("/v1/images/generations", {"model": "gpt-image-2", "prompt": " "}, 400, "prompt"),
+        ("/v1/images/generations", {"model": "gpt-image-2", "prompt": "x", "size": "10x10"}, 400, "size"),
+        ("/v1/images/generations", {"model": "gpt-image-2", "prompt": "x", "size": "big"}, 400, "size"),
+        ("/v1/images/edits", {"model": "gpt-image-2", "prompt": "x"}, 400, "image"),
+        ("/v1/images/variations", {"model": "gpt-image-2", "prompt": "x"}, 404, None),
+    ],
+)
+def test_given_a_malformed_request_when_calling_then_an_openai_error_names_the_parameter(
+    server: ImagesServer, path: str, body: dict[str, Any], status: int, param: str | None
+) -> None:
+    answered, error = http(server, "POST", path, body, Authorization="Bearer sk-local")
+
+    assert (answered, error["error"]["param"]) == (status, param)
+    assert error["error"]["type"] == "invalid_request_error"
+
+
+def test_given_a_reference_that_is_not_an_image_when_editing_then_image_rejected(
+    server: ImagesServer,
+) -> None:
+    with pytest.raises(ImageRejected, match="invalid_image_format"):
+        adapter(server).generate(request(reference=b"not an image"))
+
+    assert server.requests()[0]["referenceSha256"] == [hashlib.sha256(b"not an image").hexdigest()]
