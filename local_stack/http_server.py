@@ -15,7 +15,10 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)
 class BackgroundServer:
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "server") -> None:
         self._server = make_server(host, port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        # A short poll interval makes stop() quick (werkzeug's default is half a second).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
         self.host = host
         self.port = int(self._server.server_port)
 

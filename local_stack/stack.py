@@ -15,9 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-# gRPC's C core logs an INFO line when the emulator closes connections at shutdown.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
 from local_stack import lambda_runtime
 from local_stack.aws import MotoAws, task_lambdas
 from local_stack.firestore_emulator import FirestoreEmulator

@@ -56,7 +56,7 @@ class StorageSettings(EnvSettings):
 
 class ImageSettings(EnvSettings):
     model: str = Field(default=DEFAULT_IMAGE_MODEL, alias="IMAGE_MODEL", min_length=1)
-    size: str = Field(default="1024x1024", alias="IMAGE_SIZE", pattern=r"^(auto|\d{3,4}x\d{3,4})$")
+    size: str = Field(default="1024x1024", alias="IMAGE_SIZE", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
     quality: str = Field(default="medium", alias="IMAGE_QUALITY", min_length=1)
 
     def spec(self) -> ImageSpec:

@@ -8,6 +8,8 @@ import pytest
 import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from local_stack.firestore_meter import FirestoreMeter
+
 START = "/api/images/generate-all-automatically"
 
 
@@ -62,6 +64,20 @@ def test_given_a_story_when_started_over_http_then_it_answers_at_once_and_comple
         image = requests.get(slide["result"]["imageUrl"], timeout=10)
         assert image.status_code == 200
         assert image.content.startswith(b"\x89PNG")
+
+
+def test_given_a_job_when_its_status_is_read_then_it_costs_one_document_read_and_no_write(
+    stack, new_story, images
+) -> None:
+    story = new_story(4)
+    job_id = requests.post(f"{stack.url}{START}", json={"storyId": story}, timeout=10).json()["data"]["masterJobId"]
+    poll_until_finished(stack, job_id)
+
+    with FirestoreMeter() as meter:
+        assert status_of(stack, job_id).status_code == 200
+
+    assert meter.reads == [[f"imageJobs/{job_id}"]]
+    assert meter.commits == []
 
 
 def test_given_a_running_job_when_polled_then_progress_only_moves_forward(stack, new_story, images) -> None:

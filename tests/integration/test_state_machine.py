@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
+from local_stack.aws import function_name
 from local_stack.firestore_meter import FirestoreMeter
 from local_stack.images_server import CONTENT_POLICY_MARKER
+from local_stack.lambda_runtime import invoke
 from local_stack.stack import BUCKET
 from storyimages.domain.jobs import JobStatus, SlideStatus
 from tests.workflow_runs import create_job_only, run_job, start_raw_execution, wait_for
@@ -39,6 +41,24 @@ def test_given_a_five_slide_story_when_the_workflow_runs_then_every_slide_gets_a
     assert sorted(stored) == [f"images/{story}/{run.job_id}/slide-{n}.png" for n in range(1, 6)]
     assert all(data.startswith(PNG_SIGNATURE) for data in stored.values())
     assert len(run.events("MapIterationSucceeded")) == 4
+
+
+def test_given_a_run_when_its_history_is_read_then_payloads_carry_ids_and_numbers_only(
+    stack, new_story, images
+) -> None:
+    story = new_story(3)
+
+    run = run_job(stack, story)
+
+    payloads = [
+        details.get("input") or details.get("output") or details.get("parameters") or ""
+        for event in run.history
+        for key, details in event.items()
+        if key.endswith("EventDetails") and isinstance(details, dict)
+    ]
+    assert payloads, "the history should show state inputs and outputs"
+    assert not [p for p in payloads if "Scene:" in p or "Juniper" in p or "base64" in p]
+    assert max(len(p) for p in payloads) < 1024
 
 
 def test_given_consistency_when_the_workflow_runs_then_slide_one_is_the_reference_for_slides_two_to_n(
@@ -174,3 +194,28 @@ def test_given_the_happy_path_when_measured_then_each_slide_costs_at_most_two_co
     per_job = meter.commits_touching(f"imageJobs/{run.job_id}")
     # create (1) + 2 per slide + finalize (1)
     assert len(per_job) == 1 + 2 * 4 + 1
+
+
+def test_given_a_finished_job_when_its_slide_task_runs_again_then_nothing_is_paid_for_or_written(
+    stack, new_story, images
+) -> None:
+    # Given a completed job (as after a Step Functions retry whose first attempt did succeed)
+    story = new_story(2)
+    run = run_job(stack, story)
+    before = stored_images(stack, run.job_id)
+    images.reset()
+
+    # When the real generate task runs again for slide 2
+    with FirestoreMeter() as meter:
+        payload, error, _ = invoke(
+            "storyimages.handlers.generate_slide_image:handler",
+            function_name("GenerateSlideImageFunctionArn"),
+            {"masterJobId": run.job_id, "slideNumber": 2},
+        )
+
+    # Then it answers as before without calling the image service or writing anything
+    assert error is None
+    assert payload["status"] == "completed"
+    assert images.requests() == []
+    assert meter.commits == []
+    assert stored_images(stack, run.job_id) == before
