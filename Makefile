@@ -8,12 +8,13 @@ export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install demo local test lint typecheck unit integration infrastructure e2e bench lock clean
+.PHONY: help install demo local token openapi test lint typecheck unit integration infrastructure e2e bench lock clean
 
 help:
 	@echo "make demo            illustrate the example stories on the local stack, write out/"
 	@echo "make test            lint, type-check and every test suite"
 	@echo "make local           run the local stack in the foreground (gateway on :$${PORT:-3000})"
+	@echo "make token UID=...   a development ID token from the running local stack"
 	@echo "make unit|integration|infrastructure|e2e   one test suite"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
 
@@ -35,6 +36,9 @@ demo: install
 
 local: install
 	$(BIN)/python -m local_stack
+
+token: $(STAMP)/python
+	@$(BIN)/python -m local_stack.token $(or $(UID),demo-user)
 
 lint: $(STAMP)/python
 	$(BIN)/ruff check .

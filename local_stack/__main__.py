@@ -21,9 +21,11 @@ def main() -> None:
             f"  firestore emulator: {stack.firestore.host}  moto: {stack.aws.url}  images: {openai}",
             flush=True,
         )
+        story = (stack.story_ids or ["<storyId>"])[0]
+        print("  a token for demo-user (owner of the examples): TOKEN=$(make -s token UID=demo-user)", flush=True)
         print(
             f"  try: curl -s -X POST {stack.url}/api/images/generate-all-automatically "
-            f"-H 'Content-Type: application/json' -d '{{\"storyId\": \"{(stack.story_ids or ['<id>'])[0]}\"}}'",
+            f'-H "Authorization: Bearer $TOKEN" -H \'Content-Type: application/json\' -d \'{{"storyId": "{story}"}}\'',
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):

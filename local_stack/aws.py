@@ -18,7 +18,6 @@ from statemachine import definition
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-STATE_MACHINE_NAME = "storyimages-image-generation"
 STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/storyimages-state-machine"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
@@ -117,15 +116,18 @@ class MotoAws:
     def create_secret(self, name: str, value: str) -> str:
         return str(self.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"])
 
-    def create_state_machine(self, retry_numbers: Mapping[str, int]) -> str:
+    def create_state_machines(self, retry_numbers: Mapping[str, int]) -> dict[str, str]:
         arns = {placeholder: function_arn(function_name(placeholder)) for placeholder in definition.TASK_FUNCTIONS}
-        response = self.client("stepfunctions").create_state_machine(
-            name=STATE_MACHINE_NAME,
-            definition=definition.render(retry_numbers, arns),
-            roleArn=STATE_MACHINE_ROLE,
-            type="STANDARD",
-        )
-        return str(response["stateMachineArn"])
+        created: dict[str, str] = {}
+        for name in definition.STATE_MACHINES:
+            response = self.client("stepfunctions").create_state_machine(
+                name=f"storyimages-{name.replace('_', '-')}",
+                definition=definition.render(name, retry_numbers, arns),
+                roleArn=STATE_MACHINE_ROLE,
+                type="STANDARD",
+            )
+            created[name] = str(response["stateMachineArn"])
+        return created
 
 
 def task_lambdas() -> InProcessLambdas:

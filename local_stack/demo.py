@@ -51,8 +51,11 @@ def main() -> int:
     with LocalStack(config) as stack:
         ready = time.perf_counter()
         say(f"stack ready in {ready - began:.1f}s at {stack.url}; stories: {', '.join(stack.story_ids)}")
-        jobs = [start(stack.url, story_id) for story_id in stack.story_ids]
-        watch(stack.url, jobs, ready)
+        session = requests.Session()
+        # The example stories belong to demo-user; the app would send its Firebase ID token.
+        session.headers["Authorization"] = f"Bearer {stack.token('demo-user')}"
+        jobs = [start(session, stack.url, story_id) for story_id in stack.story_ids]
+        watch(session, stack.url, jobs, ready)
         generated = time.perf_counter()
         write_output(jobs, example_stories())
     stopped = time.perf_counter()
@@ -60,23 +63,23 @@ def main() -> int:
     return 0 if jobs and all(job.status == "completed" for job in jobs) else 1
 
 
-def start(base: str, story_id: str) -> Tracked:
-    response = requests.post(f"{base}{START}", json={"storyId": story_id, "useCharacterConsistency": True}, timeout=30)
+def start(session: requests.Session, base: str, story_id: str) -> Tracked:
+    response = session.post(f"{base}{START}", json={"storyId": story_id, "useCharacterConsistency": True}, timeout=30)
     body = response.json()
-    if response.status_code != 202:
+    if response.status_code not in {200, 202}:
         raise SystemExit(f"starting {story_id} failed: {response.status_code} {body}")
     data = body["data"]
     say(f"{story_id}: started {data['masterJobId']} ({data['totalSlides']} slides, estimated {data['estimatedTime']})")
     return Tracked(story_id, data["masterJobId"], time.perf_counter(), data["estimatedTime"])
 
 
-def watch(base: str, jobs: list[Tracked], since: float) -> None:
+def watch(session: requests.Session, base: str, jobs: list[Tracked], since: float) -> None:
     deadline = time.perf_counter() + TIMEOUT_SECONDS
     while not all(job.finished for job in jobs):
         if time.perf_counter() > deadline:
             raise SystemExit("gave up waiting for the jobs")
         for job in (j for j in jobs if not j.finished):
-            job.body = requests.get(f"{base}/api/images/master-job/{job.job_id}", timeout=30).json()["data"]
+            job.body = session.get(f"{base}/api/images/master-job/{job.job_id}", timeout=30).json()["data"]
             report_changes(job, since)
             if job.finished:
                 job.finished_at = time.perf_counter()

@@ -1,13 +1,15 @@
 """The whole local stack in one object: start it, use it over HTTP, stop it.
 
-Everything binds 127.0.0.1. The task Lambdas and the API handlers run in this process,
-configured through environment variables exactly as in AWS, so the code that runs here is
-the code that runs there.
+Everything binds 127.0.0.1. The Lambdas (API, authorizer and state machine tasks) run in
+this process, configured through environment variables exactly as in AWS, so the code that
+runs here is the code that runs there.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,15 +20,19 @@ from typing import Any
 from local_stack import lambda_runtime
 from local_stack.aws import MotoAws, task_lambdas
 from local_stack.firestore_emulator import FirestoreEmulator
-from local_stack.gateway import Gateway
+from local_stack.gateway import CERTS_PATH, Gateway
 from local_stack.http_server import BackgroundServer
+from local_stack.identity import DevIdentities
 from local_stack.images_server import start_images_server
 from local_stack.seed import EXAMPLES_DIR, example_stories, seed_stories
+from statemachine import definition
 
 BUCKET = "storyimages-local-images"
-OPENAI_SECRET = "storyimages/openai-api-key"  # noqa: S105 (the secret's name)
+OPENAI_SECRET = "storyimages/openai-api-key"
+WEBHOOK_SECRET = "storyimages/webhook-signing-secret"
 PROJECT_ID = "demo-storyimages"
 LOCAL_OPENAI_KEY = "sk-local-images-server"
+DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")  # a Vite dev server
 
 # Retries as in production but with short intervals, so a fault test takes seconds.
 FAST_RETRIES: Mapping[str, int] = {
@@ -34,7 +40,13 @@ FAST_RETRIES: Mapping[str, int] = {
     "RateLimitRetryMaxAttempts": 3,
     "TransientRetryIntervalSeconds": 1,
     "TransientRetryMaxAttempts": 2,
+    "WebhookRetryIntervalSeconds": 1,
+    "WebhookRetryMaxAttempts": 2,
 }
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,9 @@ class LocalConfig:
     real_openai_key: str | None = None
     examples_dir: Path | None = EXAMPLES_DIR
     log_level: str = "WARNING"
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    webhook_allow_loopback: bool = False
+    extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> LocalConfig:
@@ -58,6 +73,7 @@ class LocalConfig:
         key = env.get("OPENAI_API_KEY") if mode == "real" else None
         if mode == "real" and not key:
             raise SystemExit("STORYIMAGES_OPENAI=real needs OPENAI_API_KEY")
+        origins = env.get("CORS_ALLOWED_ORIGINS")
         return cls(
             gateway_port=int(env.get("PORT", "3000")),
             delay_seconds=int(env.get("DELAY_SECONDS", "2")),
@@ -67,6 +83,8 @@ class LocalConfig:
             retries={} if mode == "real" else dict(FAST_RETRIES),
             real_openai_key=key,
             log_level=env.get("LOG_LEVEL", "WARNING"),
+            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()) if origins else DEFAULT_CORS_ORIGINS,
+            webhook_allow_loopback=_flag(env.get("WEBHOOK_ALLOW_LOOPBACK", "false")),
         )
 
 
@@ -76,9 +94,13 @@ class LocalStack:
         self.firestore = FirestoreEmulator()
         self.lambdas = task_lambdas()
         self.aws = MotoAws(lambdas=self.lambdas)
+        self.identities = DevIdentities(PROJECT_ID)
+        self.gateway_app = Gateway(identities=self.identities, cors_origins=self.config.cors_origins)
         self.images: Any = None
         self.gateway: BackgroundServer | None = None
         self.state_machine_arn = ""
+        self.webhook_state_machine_arn = ""
+        self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         self.story_ids: list[str] = []
         self._saved_env: dict[str, str | None] = {}
         self._db: Any = None
@@ -87,6 +109,10 @@ class LocalStack:
     def url(self) -> str:
         assert self.gateway is not None, "start the stack first"
         return self.gateway.url
+
+    def token(self, uid: str = "demo-user", **claims: Any) -> str:
+        """A development ID token for `uid` that this stack's authorizer accepts."""
+        return self.identities.token(uid, **claims)
 
     def start(self) -> LocalStack:
         try:
@@ -101,14 +127,26 @@ class LocalStack:
         if self.config.real_openai_key is None:
             self.images = start_images_server()
         self.aws.start()
+        # Bound now, started last: the authorizer needs its URL in the environment.
+        self.gateway = BackgroundServer(self.gateway_app, port=self.config.gateway_port, name="gateway")
         self._set_environment(self._lambda_environment())
         self.aws.create_bucket(BUCKET)
         self.aws.create_secret(OPENAI_SECRET, self.config.real_openai_key or LOCAL_OPENAI_KEY)
-        self.state_machine_arn = self.aws.create_state_machine(self.config.retries)
-        os.environ["STATE_MACHINE_ARN"] = self.state_machine_arn
+        self.aws.create_secret(WEBHOOK_SECRET, self.webhook_secret)
+        machines = self.aws.create_state_machines(self.config.retries)
+        self.state_machine_arn = machines[definition.IMAGE_GENERATION]
+        self.webhook_state_machine_arn = machines[definition.WEBHOOK_DELIVERY]
+        self._set_environment(
+            {"STATE_MACHINE_ARN": self.state_machine_arn, "WEBHOOK_STATE_MACHINE_ARN": self.webhook_state_machine_arn}
+        )
         if self.config.examples_dir is not None:
             self.story_ids = seed_stories(self.db, example_stories(self.config.examples_dir))
-        self.gateway = BackgroundServer(Gateway(), port=self.config.gateway_port, name="gateway").start()
+        self.gateway.start()
+
+    def redeploy(self, env: Mapping[str, str]) -> None:
+        """Change the Lambdas' configuration, as a deployment would: new environment, cold starts."""
+        self._set_environment(env)
+        self._forget_warm_lambdas()
 
     def stop(self) -> None:
         for server in (self.gateway, self.images):
@@ -139,7 +177,9 @@ class LocalStack:
 
     def _lambda_environment(self) -> dict[str, str]:
         config = self.config
+        assert self.gateway is not None
         env = {
+            "STORYIMAGES_ENV": "local",
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test",
@@ -148,25 +188,34 @@ class LocalStack:
             "MOTO_PORT": str(self.aws.port),  # where moto's ASL engine sends its Lambda calls
             "FIRESTORE_EMULATOR_HOST": self.firestore.host,
             "FIREBASE_PROJECT_ID": PROJECT_ID,
+            "AUTH_LOCAL_CERTS_URL": self.gateway.url + CERTS_PATH,
             "IMAGES_BUCKET": BUCKET,
             "OPENAI_API_KEY_SECRET_ID": OPENAI_SECRET,
+            "WEBHOOK_SECRET_ID": WEBHOOK_SECRET,
+            "WEBHOOK_ALLOW_LOOPBACK": str(config.webhook_allow_loopback).lower(),
+            "CORS_ALLOWED_ORIGINS": ",".join(config.cors_origins),
             "DELAY_SECONDS": str(config.delay_seconds),
             "MAX_CONCURRENCY": str(config.max_concurrency),
             "IMAGE_SIZE": config.image_size,
             "IMAGE_QUALITY": config.image_quality,
             "POWERTOOLS_SERVICE_NAME": "storyimages",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
+            **config.extra_env,
         }
         if self.images is not None:
             env["OPENAI_BASE_URL"] = f"{self.images.url}/v1"
+        else:
+            self._remember("OPENAI_BASE_URL")
+            os.environ.pop("OPENAI_BASE_URL", None)
         return env
 
+    def _remember(self, name: str) -> None:
+        self._saved_env.setdefault(name, os.environ.get(name))
+
     def _set_environment(self, env: Mapping[str, str]) -> None:
-        names = [*env, "STATE_MACHINE_ARN", "OPENAI_BASE_URL"]
-        self._saved_env = {name: os.environ.get(name) for name in names}
-        if self.images is None:
-            os.environ.pop("OPENAI_BASE_URL", None)
-        os.environ.update(env)
+        for name, value in env.items():
+            self._remember(name)
+            os.environ[name] = value
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_env.items():

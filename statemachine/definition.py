@@ -1,9 +1,9 @@
-"""Render `image_generation.asl.json` for CDK and for the local engine alike.
+"""Render the state machines' ASL for CDK and for the local engine alike.
 
-The file keeps `${Name}` placeholders. A placeholder that is a whole JSON string and names a
-number here becomes that number (ASL wants integers for retry intervals and attempts);
-the others (function ARNs) are text, filled here for the local engine or left for CDK's
-`definition_substitutions` to fill with tokens.
+The files keep `${Name}` placeholders. A placeholder that is a whole JSON string and names a
+number here becomes that number (ASL wants integers for retry intervals and attempts); the
+others (function and state machine ARNs) are text, filled here for the local engine or left
+for CDK's `definition_substitutions` to fill with tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-ASL_PATH = Path(__file__).with_name("image_generation.asl.json")
+HERE = Path(__file__).parent
+IMAGE_GENERATION = "image_generation"
+WEBHOOK_DELIVERY = "webhook_delivery"
+STATE_MACHINES = (IMAGE_GENERATION, WEBHOOK_DELIVERY)
 
 # Each function placeholder and the handler behind it: CDK and the local engine wire from this.
 TASK_FUNCTIONS: Mapping[str, str] = {
@@ -22,20 +25,33 @@ TASK_FUNCTIONS: Mapping[str, str] = {
     "RecordSlideFailureFunctionArn": "storyimages.handlers.record_slide_failure:handler",
     "FinalizeJobFunctionArn": "storyimages.handlers.finalize_job:handler",
     "MarkJobFailedFunctionArn": "storyimages.handlers.mark_job_failed:handler",
+    "DeliverWebhookFunctionArn": "storyimages.handlers.deliver_webhook:handler",
+    "RecordWebhookFailureFunctionArn": "storyimages.handlers.record_webhook_failure:handler",
 }
 
-# Production defaults: OpenAI's rate limits reset within a minute; transient faults clear fast.
+# Production defaults: OpenAI's rate limits reset within a minute; transient faults clear fast;
+# a webhook receiver that is down gets about two hours (30 s doubling, capped at an hour).
 RETRY_DEFAULTS: Mapping[str, int] = {
     "RateLimitRetryIntervalSeconds": 10,
     "RateLimitRetryMaxAttempts": 5,
     "TransientRetryIntervalSeconds": 3,
     "TransientRetryMaxAttempts": 3,
+    "WebhookRetryIntervalSeconds": 30,
+    "WebhookRetryMaxAttempts": 8,
 }
 
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
-def render(numbers: Mapping[str, int] | None = None, text: Mapping[str, str] | None = None) -> str:
+def asl_path(name: str) -> Path:
+    if name not in STATE_MACHINES:
+        raise ValueError(f"no state machine {name!r}; there are {STATE_MACHINES}")
+    return HERE / f"{name}.asl.json"
+
+
+def render(
+    name: str = IMAGE_GENERATION, numbers: Mapping[str, int] | None = None, text: Mapping[str, str] | None = None
+) -> str:
     """The definition with `numbers` (over RETRY_DEFAULTS) and `text` substituted."""
     numeric = {**RETRY_DEFAULTS, **(numbers or {})}
     unknown = set(numeric) - set(RETRY_DEFAULTS)
@@ -55,8 +71,13 @@ def render(numbers: Mapping[str, int] | None = None, text: Mapping[str, str] | N
             return _PLACEHOLDER.sub(lambda m: textual.get(m.group(1), m.group(0)), node)
         return node
 
-    return json.dumps(fill(json.loads(ASL_PATH.read_text())), indent=2, ensure_ascii=False)
+    return json.dumps(fill(json.loads(asl_path(name).read_text())), indent=2, ensure_ascii=False)
 
 
-def placeholders() -> set[str]:
-    return set(_PLACEHOLDER.findall(ASL_PATH.read_text()))
+def placeholders(name: str = IMAGE_GENERATION) -> set[str]:
+    return set(_PLACEHOLDER.findall(asl_path(name).read_text()))
+
+
+def text_placeholders(name: str) -> set[str]:
+    """The placeholders CDK (or the local engine) fills with ARNs."""
+    return placeholders(name) - set(RETRY_DEFAULTS)

@@ -1,14 +1,20 @@
-"""Shared fixtures: stories and the in-memory ports."""
+"""Shared fixtures: stories, the in-memory ports and the local stack."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# gRPC's C core logs an INFO line whenever the emulator closes a connection.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import pytest
 
 from storyimages.domain.jobs import ImageSpec
 from storyimages.domain.start_generation import GenerationConfig
 from tests.stories import story_document
+
+APP_ORIGIN = "https://app.example.com"
 
 
 @pytest.fixture
@@ -24,10 +30,18 @@ def config() -> GenerationConfig:
 
 @pytest.fixture(scope="session")
 def stack():  # type: ignore[no-untyped-def]
-    """The whole local stack on free ports: zero rate-limit pauses, small images, fast retries."""
+    """The whole local stack on free ports: zero rate-limit pauses, small images, fast retries,
+    and webhooks allowed to reach a receiver on 127.0.0.1 (local mode only)."""
     from local_stack.stack import LocalConfig, LocalStack
 
-    with LocalStack(LocalConfig(delay_seconds=0, image_size="256x256", examples_dir=None)) as running:
+    config = LocalConfig(
+        delay_seconds=0,
+        image_size="256x256",
+        examples_dir=None,
+        webhook_allow_loopback=True,
+        cors_origins=(APP_ORIGIN,),
+    )
+    with LocalStack(config) as running:
         yield running
 
 

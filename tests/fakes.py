@@ -8,9 +8,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storyimages.domain.errors import ImageGenerationError, WorkflowStartFailed
-from storyimages.domain.jobs import JobError, JobStatus, MasterJob, SlideJob, SlideState, SlideStatus
+from storyimages.domain.errors import ClaimConflict, ImageGenerationError, WebhookDeliveryFailed, WorkflowStartFailed
+from storyimages.domain.idempotency import IdempotencyRecord
+from storyimages.domain.jobs import (
+    JobError,
+    JobStatus,
+    MasterJob,
+    SlideJob,
+    SlideState,
+    SlideStatus,
+    WebhookOutcome,
+)
 from storyimages.domain.ports import GeneratedImage, ImageRequest
+from storyimages.domain.story_lock import ExecutionState, LockHolder
+from storyimages.domain.webhooks import WebhookRequest
 
 
 class FixedClock:
@@ -23,6 +34,9 @@ class FixedClock:
         current = self._now
         self._now += timedelta(seconds=1)
         return current
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)
 
 
 class FakeStories:
@@ -39,13 +53,21 @@ class FakeJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, MasterJob] = {}
         self.slide_jobs: dict[str, SlideJob] = {}
+        self.claims: dict[tuple[str, int], LockHolder] = {}
+        self.idempotency: dict[str, IdempotencyRecord] = {}
         self.commits: list[tuple[str, str]] = []  # (operation, job id)
 
-    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None:
-        if job.job_id in self.jobs:
-            raise RuntimeError("already exists")
+    def create_job(
+        self, job: MasterJob, slide_jobs: Sequence[SlideJob], *, idempotency: IdempotencyRecord | None = None
+    ) -> None:
+        claim = (job.story_id, job.lock_seq)
+        if claim in self.claims or job.job_id in self.jobs or (idempotency and idempotency.key_id in self.idempotency):
+            raise ClaimConflict("exists")
+        self.claims[claim] = LockHolder(job.story_id, job.lock_seq, job.job_id)
         self.jobs[job.job_id] = job
         self.slide_jobs.update({s.job_id: s for s in slide_jobs})
+        if idempotency:
+            self.idempotency[idempotency.key_id] = idempotency
         self.commits.append(("create_job", job.job_id))
 
     def get_job(self, job_id: str) -> MasterJob | None:
@@ -53,6 +75,13 @@ class FakeJobStore:
 
     def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
         return self.jobs.get(job_id), self.slide_jobs.get(f"{job_id}-slide-{slide_number}")
+
+    def current_lock(self, story_id: str) -> LockHolder | None:
+        held = [holder for (story, _), holder in self.claims.items() if story == story_id]
+        return max(held, key=lambda h: h.seq) if held else None
+
+    def get_idempotency(self, key_id: str) -> IdempotencyRecord | None:
+        return self.idempotency.get(key_id)
 
     def _update_slide(self, job_id: str, number: int, operation: str, **changes: Any) -> None:
         job = self.jobs[job_id]
@@ -63,9 +92,7 @@ class FakeJobStore:
 
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._update_slide(job_id, slide_number, "generating", status=SlideStatus.GENERATING, started_at=at)
-        self.jobs[job_id] = replace(
-            self.jobs[job_id], status=JobStatus.GENERATING, current_slide=slide_number, updated_at=at
-        )
+        self.jobs[job_id] = replace(self.jobs[job_id], current_slide=slide_number, updated_at=at)
 
     def mark_slide_completed(
         self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
@@ -87,19 +114,47 @@ class FakeJobStore:
 
     def finish_job(
         self,
-        job_id: str,
+        job: MasterJob,
         status: JobStatus,
         at: datetime,
         *,
         error: JobError | None = None,
         skipped_slides: Mapping[int, JobError] | None = None,
     ) -> None:
-        job = self.jobs[job_id]
-        slides: dict[int, SlideState] = dict(job.slides)
+        current = self.jobs[job.job_id]
+        slides: dict[int, SlideState] = dict(current.slides)
         for number, reason in (skipped_slides or {}).items():
             slides[number] = replace(slides[number], status=SlideStatus.SKIPPED, error=reason)
-        self.jobs[job_id] = replace(job, status=status, finished_at=at, error=error, slides=slides)
-        self.commits.append(("finish", job_id))
+        self.jobs[job.job_id] = replace(
+            current, status=status, finished_at=at, updated_at=at, error=error, slides=slides
+        )
+        claim = (job.story_id, job.lock_seq)
+        self.claims[claim] = replace(self.claims[claim], released=True)
+        self.commits.append(("finish", job.job_id))
+
+    def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
+        claim = (job.story_id, lock_seq)
+        if claim in self.claims:
+            raise ClaimConflict("exists")
+        self.claims[claim] = LockHolder(job.story_id, lock_seq, job.job_id)
+        current = self.jobs[job.job_id]
+        reset = {n: SlideState(number=n) for n in slides}
+        self.jobs[job.job_id] = replace(
+            current,
+            status=JobStatus.PENDING,
+            run=run,
+            lock_seq=lock_seq,
+            finished_at=None,
+            error=None,
+            webhook=None,
+            updated_at=at,
+            slides={**current.slides, **reset},
+        )
+        self.commits.append(("restart", job.job_id))
+
+    def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None:
+        self.jobs[job_id] = replace(self.jobs[job_id], webhook=outcome)
+        self.commits.append(("webhook", job_id))
 
 
 @dataclass
@@ -138,11 +193,70 @@ class FakeImageStorage:
 
 @dataclass
 class FakeWorkflow:
+    """Executions it started run until a test ends or stops them."""
+
     started: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+    ended: set[str] = field(default_factory=set)
     unavailable: bool = False
 
     def start(self, name: str, payload: Mapping[str, Any]) -> str:
         if self.unavailable:
             raise WorkflowStartFailed("Step Functions is unavailable")
-        self.started[name] = dict(payload)
+        self.started.setdefault(name, dict(payload))
         return f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
+
+    def stop(self, name: str, cause: str) -> None:
+        if name in self.started and name not in self.ended:
+            self.stopped.append(name)
+            self.ended.add(name)
+
+    def state(self, name: str) -> ExecutionState:
+        if name not in self.started:
+            return ExecutionState.MISSING
+        return ExecutionState.ENDED if name in self.ended else ExecutionState.RUNNING
+
+
+@dataclass
+class FakeNotifier:
+    notified: list[tuple[str, int, JobStatus]] = field(default_factory=list)
+
+    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
+        self.notified.append((job.job_id, job.run, status))
+
+
+@dataclass
+class FakeResolver:
+    """DNS as a table; names not in it do not resolve."""
+
+    answers: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "hooks.example.com": ["93.184.216.34"],
+            "localhost": ["127.0.0.1"],
+            "intranet.example.com": ["10.1.2.3"],
+            "split.example.com": ["93.184.216.34", "192.168.0.10"],
+        }
+    )
+
+    def resolve(self, host: str) -> list[str]:
+        try:
+            import ipaddress
+
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            return list(self.answers.get(host, []))
+
+
+@dataclass
+class FakeWebhookSender:
+    """Answers with the scripted statuses in order (then 200), recording every request."""
+
+    statuses: list[int | None] = field(default_factory=list)
+    requests: list[WebhookRequest] = field(default_factory=list)
+
+    def send(self, request: WebhookRequest) -> int:
+        self.requests.append(request)
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status is None:
+            raise WebhookDeliveryFailed("connection refused")
+        return status

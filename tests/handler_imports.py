@@ -9,12 +9,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS = (
+    "authorizer",
     "start_generation",
     "job_status",
+    "job_control",
     "generate_slide_image",
     "record_slide_failure",
     "finalize_job",
     "mark_job_failed",
+    "deliver_webhook",
+    "record_webhook_failure",
 )
 # Enough configuration for every handler's settings to load; nothing is contacted at import.
 LAMBDA_ENV = {
@@ -22,6 +26,8 @@ LAMBDA_ENV = {
     "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
     "IMAGES_BUCKET": "cold-start-bucket",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:cold-start",
+    "WEBHOOK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:cold-start-webhooks",
+    "WEBHOOK_SECRET_ID": "cold-start-webhook",
     "OPENAI_API_KEY_SECRET_ID": "cold-start",
     "AWS_DEFAULT_REGION": "us-east-1",
 }

@@ -7,13 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from google.cloud.firestore_v1.base_query import FieldFilter
+
 from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.dns_resolver import SystemResolver
 from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
-from storyimages.adapters.stepfunctions_workflow import StepFunctionsWorkflow
+from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
+from storyimages.domain.identity import Caller
 from storyimages.domain.jobs import MasterJob
 from storyimages.domain.ports import Workflow
-from storyimages.domain.start_generation import StartCommand, start_generation
-from storyimages.settings import FirestoreSettings, ImageSettings, StartSettings
+from storyimages.domain.start_generation import StartCommand, StartOptions, start_generation
+from storyimages.settings import FirestoreSettings, ImageSettings, StartSettings, WebhookSettings
 from tests.fakes import FakeWorkflow
 
 
@@ -32,17 +36,29 @@ class Run:
         return [e for e in self.history if e["type"] == kind]
 
 
-def start_job(stack: Any, story_id: str, *, consistency: bool = True, workflow: Workflow | None = None) -> str:
+def start_job(
+    stack: Any,
+    story_id: str,
+    *,
+    consistency: bool = True,
+    options: StartOptions | None = None,
+    workflow: Workflow | None = None,
+    owner: str = "user-1",
+) -> str:
     """Start a job as the start function does, with its configuration from the environment."""
     firestore = FirestoreSettings.from_env()
     settings = StartSettings.from_env()
+    sfn = stack.aws.client("stepfunctions")
     started = start_generation(
-        StartCommand(story_id, use_character_consistency=consistency),
+        StartCommand(story_id, use_character_consistency=consistency, options=options or StartOptions()),
+        Caller(owner),
         stories=FirestoreStories.from_settings(firestore),
         jobs=FirestoreJobStore.from_settings(firestore),
-        workflow=workflow or StepFunctionsWorkflow(stack.state_machine_arn, client=stack.aws.client("stepfunctions")),
+        workflow=workflow or StepFunctionsWorkflow(stack.state_machine_arn, client=sfn),
+        notifier=StepFunctionsNotifier(StepFunctionsWorkflow(stack.webhook_state_machine_arn, client=sfn)),
+        resolver=SystemResolver(),
         clock=SystemClock(),
-        config=settings.generation(ImageSettings.from_env()),
+        config=settings.generation(ImageSettings.from_env(), WebhookSettings.from_env()),
     )
     return started.master_job_id
 
@@ -58,13 +74,14 @@ def start_raw_execution(stack: Any, name: str, payload: dict[str, Any]) -> None:
     )
 
 
-def wait_for(stack: Any, job_id: str, timeout: float = 60.0) -> Run:
+def wait_for(stack: Any, job_id: str, timeout: float = 60.0, *, execution: str | None = None, machine: str = "") -> Run:
+    """Wait for the execution `execution` (the job's first run by default) to end."""
     sfn = stack.aws.client("stepfunctions")
-    arn = StepFunctionsWorkflow(stack.state_machine_arn).execution_arn(job_id)
+    arn = StepFunctionsWorkflow(machine or stack.state_machine_arn).execution_arn(execution or job_id)
     deadline = time.monotonic() + timeout
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+    while (execution := _describe(sfn, arn))["status"] in {"RUNNING", "NOT_STARTED_YET"}:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{job_id} still running after {timeout}s")
+            raise TimeoutError(f"{arn} still {execution['status']} after {timeout}s")
         time.sleep(0.05)
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     job = FirestoreJobStore(lambda: stack.db).get_job(job_id)
@@ -72,5 +89,18 @@ def wait_for(stack: Any, job_id: str, timeout: float = 60.0) -> Run:
     return Run(job_id=job_id, execution=execution, history=history, job=job)
 
 
+def _describe(sfn: Any, arn: str) -> dict[str, Any]:
+    try:
+        return dict(sfn.describe_execution(executionArn=arn))
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return {"status": "NOT_STARTED_YET"}
+
+
 def run_job(stack: Any, story_id: str, *, consistency: bool = True, timeout: float = 60.0) -> Run:
     return wait_for(stack, start_job(stack, story_id, consistency=consistency), timeout)
+
+
+def master_jobs_of(stack: Any, story: str) -> list[dict[str, Any]]:
+    """The master job documents of a story, straight from Firestore."""
+    query = stack.db.collection("imageJobs").where(filter=FieldFilter("storyId", "==", story))
+    return [d.to_dict() for d in query.stream() if d.to_dict()["type"] == "auto-generation-sequence"]

@@ -13,7 +13,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from storyimages.domain.jobs import ImageSpec
-from storyimages.domain.start_generation import GenerationConfig
+from storyimages.domain.start_generation import GenerationConfig, OptionLimits
+from storyimages.domain.webhooks import WebhookPolicy
 
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 
@@ -35,12 +36,86 @@ class EnvSettings(BaseModel):
             raise ConfigurationError(f"invalid {cls.__name__} from the environment: {problems}") from None
 
 
+LOCAL = "local"
+
+
+class DeploymentSettings(EnvSettings):
+    """Where we run. `local` unlocks development conveniences, and can never be set in AWS Lambda."""
+
+    environment: str = Field(default="production", alias="STORYIMAGES_ENV", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    lambda_execution_env: str | None = Field(default=None, alias="AWS_EXECUTION_ENV")
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment == LOCAL
+
+    @model_validator(mode="after")
+    def _local_stays_local(self) -> Self:
+        if self.is_local and (self.lambda_execution_env or "").startswith("AWS_Lambda"):
+            raise ValueError("STORYIMAGES_ENV=local is refused inside AWS Lambda")
+        return self
+
+    def require_local(self, setting: str) -> None:
+        if not self.is_local:
+            raise ValueError(f"{setting} is only accepted with STORYIMAGES_ENV=local")
+
+
+class AuthSettings(DeploymentSettings):
+    project_id: str = Field(alias="FIREBASE_PROJECT_ID", min_length=1)
+    local_certs_url: str | None = Field(default=None, alias="AUTH_LOCAL_CERTS_URL")
+    clock_skew_seconds: int = Field(default=0, alias="AUTH_CLOCK_SKEW_SECONDS", ge=0, le=60)
+    auth_emulator_host: str | None = Field(default=None, alias="FIREBASE_AUTH_EMULATOR_HOST")
+
+    @model_validator(mode="after")
+    def _only_signed_tokens(self) -> Self:
+        if self.auth_emulator_host:
+            # firebase-admin accepts unsigned tokens when this is set: never, anywhere.
+            raise ValueError("FIREBASE_AUTH_EMULATOR_HOST is refused: it makes firebase-admin accept unsigned tokens")
+        if self.local_certs_url:
+            self.require_local("AUTH_LOCAL_CERTS_URL")
+        return self
+
+
+class ApiSettings(EnvSettings):
+    cors_allowed_origins: str = Field(default="", alias="CORS_ALLOWED_ORIGINS")
+    max_body_bytes: int = Field(default=16 * 1024, alias="MAX_BODY_BYTES", ge=1024, le=1024 * 1024)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allowed_origins.split(",") if origin.strip()]
+
+
+class WebhookSettings(DeploymentSettings):
+    allow_loopback: bool = Field(default=False, alias="WEBHOOK_ALLOW_LOOPBACK")
+
+    @model_validator(mode="after")
+    def _loopback_only_locally(self) -> Self:
+        if self.allow_loopback:
+            self.require_local("WEBHOOK_ALLOW_LOOPBACK")
+        return self
+
+    def policy(self) -> WebhookPolicy:
+        return WebhookPolicy(allow_loopback=self.allow_loopback)
+
+
+class NotifierSettings(EnvSettings):
+    """Where job endings go: the webhook-delivery state machine."""
+
+    state_machine_arn: str = Field(alias="WEBHOOK_STATE_MACHINE_ARN", min_length=1)
+
+
+class WebhookDeliverySettings(WebhookSettings):
+    secret_id: str = Field(alias="WEBHOOK_SECRET_ID", min_length=1)
+
+
 class FirestoreSettings(EnvSettings):
     project_id: str = Field(alias="FIREBASE_PROJECT_ID", min_length=1)
     credentials_secret_id: str | None = Field(default=None, alias="FIREBASE_CREDENTIALS_SECRET_ID")
     emulator_host: str | None = Field(default=None, alias="FIRESTORE_EMULATOR_HOST")
     stories_collection: str = Field(default="stories", alias="STORIES_COLLECTION")
     jobs_collection: str = Field(default="imageJobs", alias="JOBS_COLLECTION")
+    locks_collection: str = Field(default="storyLocks", alias="LOCKS_COLLECTION")
+    idempotency_collection: str = Field(default="idempotencyKeys", alias="IDEMPOTENCY_COLLECTION")
 
     @model_validator(mode="after")
     def _credentials_known(self) -> Self:
@@ -86,12 +161,27 @@ class StartSettings(EnvSettings):
     # One batch commit creates the master job and every slide job: Firestore allows 500 writes.
     max_slides: int = Field(default=50, alias="MAX_SLIDES", ge=1, le=499)
     seconds_per_image: int = Field(default=60, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1)
+    max_delay_seconds: int = Field(default=60, alias="MAX_DELAY_SECONDS", ge=0, le=3600)
+    allowed_sizes: str = Field(default="auto,1024x1024,1536x1024,1024x1536", alias="ALLOWED_IMAGE_SIZES")
+    allowed_qualities: str = Field(default="auto,low,medium,high", alias="ALLOWED_IMAGE_QUALITIES")
 
-    def generation(self, image: ImageSettings) -> GenerationConfig:
+    def generation(self, image: ImageSettings, webhooks: WebhookSettings | None = None) -> GenerationConfig:
+        """The defaults must be among the allowed values, or every request without options would fail."""
+        limits = OptionLimits(
+            max_delay_seconds=max(self.max_delay_seconds, self.delay_seconds),
+            sizes=tuple(dict.fromkeys([*_listed(self.allowed_sizes), image.size])),
+            qualities=tuple(dict.fromkeys([*_listed(self.allowed_qualities), image.quality])),
+        )
         return GenerationConfig(
             image=image.spec(),
             delay_seconds=self.delay_seconds,
             max_concurrency=self.max_concurrency,
             max_slides=self.max_slides,
             seconds_per_image=self.seconds_per_image,
+            limits=limits,
+            webhooks=webhooks.policy() if webhooks else WebhookPolicy(),
         )
+
+
+def _listed(values: str) -> list[str]:
+    return [value.strip() for value in values.split(",") if value.strip()]

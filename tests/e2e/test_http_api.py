@@ -9,22 +9,7 @@ import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.firestore_meter import FirestoreMeter
-
-START = "/api/images/generate-all-automatically"
-
-
-def status_of(stack, job_id: str) -> requests.Response:
-    return requests.get(f"{stack.url}/api/images/master-job/{job_id}", timeout=10)
-
-
-def poll_until_finished(stack, job_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = status_of(stack, job_id).json()
-        if body["data"]["masterJob"]["status"] not in {"pending", "generating"}:
-            return body
-        time.sleep(0.1)
-    raise TimeoutError(job_id)
+from tests.api_client import START
 
 
 def test_given_the_stack_when_health_is_asked_then_it_answers_200(stack) -> None:
@@ -32,24 +17,25 @@ def test_given_the_stack_when_health_is_asked_then_it_answers_200(stack) -> None
 
 
 def test_given_a_story_when_started_over_http_then_it_answers_at_once_and_completes_with_readable_images(
-    stack, new_story, images
+    stack, api, new_story, images
 ) -> None:
     story = new_story(3)
 
-    started = requests.post(f"{stack.url}{START}", json={"storyId": story}, timeout=10)
+    started = api.start(story)
 
     assert started.status_code == 202
-    data = started.json()["data"]
-    assert started.json()["success"] is True
+    body = started.json()
+    data = body["data"]
+    assert body["success"] is True
     assert data["masterJobId"].startswith(f"auto-gen-{story}-")
-    assert data["totalSlides"] == 3
+    assert (data["totalSlides"], data["estimatedTime"]) == (3, "3 minutes")
     assert data["message"] == "Automatic image generation started. Images will be generated sequentially."
-    assert data["estimatedTime"] == "3 minutes"
+    assert (data["alreadyRunning"], data["idempotentReplay"]) == (False, False)
 
-    final = poll_until_finished(stack, data["masterJobId"])
+    final = api.wait(data["masterJobId"])
 
-    assert final["data"]["masterJob"]["status"] == "completed"
-    assert final["data"]["summary"] == {
+    assert final["masterJob"]["status"] == "completed"
+    assert final["summary"] == {
         "totalSlides": 3,
         "completed": 3,
         "errors": 0,
@@ -57,39 +43,47 @@ def test_given_a_story_when_started_over_http_then_it_answers_at_once_and_comple
         "inProgress": 0,
         "overallProgress": 100,
     }
-    for slide in final["data"]["slideJobs"]:
+    for slide in final["slideJobs"]:
         assert slide["jobId"] == f"{data['masterJobId']}-slide-{slide['slideNumber']}"
-        assert slide["result"]["format"] == "png"
-        assert slide["result"]["size"] == "256x256"
+        assert (slide["result"]["format"], slide["result"]["size"]) == ("png", "256x256")
         image = requests.get(slide["result"]["imageUrl"], timeout=10)
         assert image.status_code == 200
         assert image.content.startswith(b"\x89PNG")
 
 
+def test_given_options_when_started_then_the_images_follow_them(stack, api, new_story, images) -> None:
+    story = new_story(2)
+
+    job_id = api.start_job(story, size="1024x1536", quality="low", delaySeconds=0, useCharacterConsistency=False)
+    final = api.wait(job_id)
+
+    assert {s["result"]["size"] for s in final["slideJobs"]} == {"1024x1536"}
+    assert {(r["size"], r["quality"]) for r in images.requests()} == {("1024x1536", "low")}
+    assert {r["endpoint"] for r in images.requests()} == {"generations"}
+
+
 def test_given_a_job_when_its_status_is_read_then_it_costs_one_document_read_and_no_write(
-    stack, new_story, images
+    stack, api, new_story, images
 ) -> None:
-    story = new_story(4)
-    job_id = requests.post(f"{stack.url}{START}", json={"storyId": story}, timeout=10).json()["data"]["masterJobId"]
-    poll_until_finished(stack, job_id)
+    job_id = api.start_job(new_story(4))
+    api.wait(job_id)
 
     with FirestoreMeter() as meter:
-        assert status_of(stack, job_id).status_code == 200
+        assert api.status(job_id).status_code == 200
 
     assert meter.reads == [[f"imageJobs/{job_id}"]]
     assert meter.commits == []
 
 
-def test_given_a_running_job_when_polled_then_progress_only_moves_forward(stack, new_story, images) -> None:
-    story = new_story(3)
+def test_given_a_running_job_when_polled_then_progress_only_moves_forward(stack, api, new_story, images) -> None:
     images.set_faults([{"kind": "slow", "match": None, "times": None, "seconds": 0.2}])
-    job_id = requests.post(f"{stack.url}{START}", json={"storyId": story}, timeout=10).json()["data"]["masterJobId"]
+    job_id = api.start_job(new_story(3))
 
     seen = []
     while True:
-        body = status_of(stack, job_id).json()["data"]
-        seen.append(body["summary"]["overallProgress"])
-        if body["masterJob"]["status"] not in {"pending", "generating"}:
+        data = api.status(job_id).json()["data"]
+        seen.append(data["summary"]["overallProgress"])
+        if data["masterJob"]["status"] not in {"pending", "generating"}:
             break
         time.sleep(0.05)
 
@@ -103,44 +97,61 @@ def test_given_a_running_job_when_polled_then_progress_only_moves_forward(stack,
     [
         ({"storyId": "no-such-story"}, 404, "STORY_NOT_FOUND"),
         ({"storyId": "has spaces"}, 422, "INVALID_REQUEST"),
-        ({"storyId": "x" * 58}, 422, "INVALID_REQUEST"),
+        ({"storyId": "x" * 41}, 422, "INVALID_REQUEST"),
         ({}, 422, "INVALID_REQUEST"),
         ({"storyId": "abc", "useCharacterConsistency": "yes"}, 422, "INVALID_REQUEST"),
         ({"storyId": "abc", "surprise": 1}, 422, "INVALID_REQUEST"),
+        ({"storyId": "abc", "delaySeconds": "2"}, 422, "INVALID_REQUEST"),
+        ({"storyId": "abc", "delaySeconds": 9999}, 422, "INVALID_REQUEST"),
+        ({"storyId": "abc", "delaySeconds": 61}, 422, "INVALID_OPTION"),
+        ({"storyId": "abc", "size": "7x7"}, 422, "INVALID_REQUEST"),
+        ({"storyId": "abc", "size": "4096x4096"}, 422, "INVALID_OPTION"),
+        ({"storyId": "abc", "quality": "ultra"}, 422, "INVALID_OPTION"),
         ([], 422, "INVALID_REQUEST"),
+        ("just a string", 422, "INVALID_REQUEST"),
     ],
 )
-def test_given_bad_start_input_when_posted_then_a_stable_error(stack, body, status: int, code: str) -> None:
-    response = requests.post(f"{stack.url}{START}", json=body, timeout=10)
+def test_given_bad_start_input_when_posted_then_a_stable_error(stack, api, body, status: int, code: str) -> None:
+    response = requests.post(f"{stack.url}{START}", json=body, headers=api.headers(), timeout=10)
 
     assert response.status_code == status
     assert response.json()["success"] is False
     assert response.json()["error"]["code"] == code
 
 
-def test_given_a_wrongly_typed_field_when_posted_then_the_error_names_it(stack) -> None:
-    response = requests.post(f"{stack.url}{START}", json={"storyId": "abc", "useCharacterConsistency": 1}, timeout=10)
+def test_given_a_wrongly_typed_field_when_posted_then_the_error_names_it(stack, api) -> None:
+    response = api.start("abc", useCharacterConsistency=1)
 
     assert response.json()["error"]["details"][0]["field"] == "body.useCharacterConsistency"
 
 
-def test_given_malformed_json_when_posted_then_400(stack) -> None:
+def test_given_malformed_json_when_posted_then_400(stack, api) -> None:
     response = requests.post(
-        f"{stack.url}{START}", data="{not json", headers={"Content-Type": "application/json"}, timeout=10
+        f"{stack.url}{START}", data="{not json", headers=api.headers({"Content-Type": "application/json"}), timeout=10
     )
 
     assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON")
 
 
-def test_given_stories_outside_the_schema_when_started_then_422_and_no_job(stack, new_story) -> None:
-    story = new_story(1)
-    stack.db.collection("stories").document(f"{story}-empty").create({"ownerId": "u", "slides": []})
-    stack.db.collection("stories").document(f"{story}-long").create(
-        {"ownerId": "u", "slides": [{"text": f"s{n}"} for n in range(51)]}
+def test_given_an_oversized_body_when_posted_then_413(stack, api) -> None:
+    body = '{"storyId": "abc", "padding": "' + "x" * 20_000 + '"}'
+
+    response = requests.post(
+        f"{stack.url}{START}", data=body, headers=api.headers({"Content-Type": "application/json"}), timeout=10
     )
 
-    empty = requests.post(f"{stack.url}{START}", json={"storyId": f"{story}-empty"}, timeout=10)
-    long = requests.post(f"{stack.url}{START}", json={"storyId": f"{story}-long"}, timeout=10)
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_given_stories_outside_the_schema_when_started_then_422_and_no_job(stack, api, new_story) -> None:
+    story = new_story(1)
+    stack.db.collection("stories").document(f"{story}-empty").create({"ownerId": "user-1", "slides": []})
+    stack.db.collection("stories").document(f"{story}-long").create(
+        {"ownerId": "user-1", "slides": [{"text": f"s{n}"} for n in range(51)]}
+    )
+
+    empty = api.start(f"{story}-empty")
+    long = api.start(f"{story}-long")
 
     assert (empty.status_code, empty.json()["error"]["code"]) == (422, "INVALID_STORY")
     assert (long.status_code, long.json()["error"]["code"]) == (422, "TOO_MANY_SLIDES")
@@ -157,13 +168,32 @@ def test_given_stories_outside_the_schema_when_started_then_422_and_no_job(stack
         ("/api/images/nothing-here", 404, "ROUTE_NOT_FOUND"),
     ],
 )
-def test_given_bad_status_requests_when_asked_then_a_stable_error(stack, path: str, status: int, code: str) -> None:
-    response = requests.get(f"{stack.url}{path}", timeout=10)
+def test_given_bad_status_requests_when_asked_then_a_stable_error(
+    stack, api, path: str, status: int, code: str
+) -> None:
+    response = requests.get(f"{stack.url}{path}", headers=api.headers(), timeout=10)
 
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
 
 
-def test_given_a_known_route_when_called_with_the_wrong_method_then_405(stack) -> None:
-    response = requests.get(f"{stack.url}{START}", timeout=10)
+def test_given_a_known_route_when_called_with_the_wrong_method_then_405(stack, api) -> None:
+    response = requests.get(f"{stack.url}{START}", headers=api.headers(), timeout=10)
 
     assert (response.status_code, response.json()["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+def test_given_a_body_that_is_not_json_when_posted_then_415(stack, api) -> None:
+    for content_type in ("text/plain", "multipart/form-data", "application/x-www-form-urlencoded"):
+        response = requests.post(
+            f"{stack.url}{START}", data="storyId=abc", headers=api.headers({"Content-Type": content_type}), timeout=10
+        )
+
+        assert (response.status_code, response.json()["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_given_a_body_that_is_not_utf8_when_posted_then_400(stack, api) -> None:
+    response = requests.post(
+        f"{stack.url}{START}", data=b"\xfc\xff{", headers=api.headers({"Content-Type": "application/json"}), timeout=10
+    )
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON")

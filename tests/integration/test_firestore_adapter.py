@@ -1,16 +1,20 @@
 """Conformance of the Firestore adapter against the emulator: exactly the operations it uses
-(create, get, get_all, dotted-path update, batch commit), each one round trip."""
+(create, get, get_all, dotted-path update, batch commit, one ordered subcollection query),
+each one round trip."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from google.api_core.exceptions import AlreadyExists
 
 from local_stack.firestore_meter import FirestoreMeter
 from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
+from storyimages.domain.errors import ClaimConflict
+from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
     ImageSpec,
     JobError,
@@ -19,8 +23,11 @@ from storyimages.domain.jobs import (
     SlideJob,
     SlideState,
     SlideStatus,
+    WebhookOutcome,
+    WebhookStatus,
     slide_job_id,
 )
+from storyimages.domain.story_lock import LockHolder
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 24, 9, 0, 5, tzinfo=UTC)
@@ -31,12 +38,11 @@ def store(stack) -> FirestoreJobStore:
     return FirestoreJobStore(lambda: stack.db)
 
 
-@pytest.fixture
-def job() -> MasterJob:
-    job_id = f"auto-gen-conformance-{uuid.uuid4().hex[:10]}"
+def new_job(story_id: str | None = None, *, seq: int = 1) -> MasterJob:
+    story = story_id or f"conformance-{uuid.uuid4().hex[:10]}"
     return MasterJob(
-        job_id=job_id,
-        story_id="conformance",
+        job_id=f"auto-gen-{story}-{uuid.uuid4().int % 10**13}",
+        story_id=story,
         owner_id="user-1",
         status=JobStatus.PENDING,
         use_character_consistency=True,
@@ -45,7 +51,14 @@ def job() -> MasterJob:
         slides={n: SlideState(number=n) for n in (1, 2, 3)},
         created_at=T0,
         updated_at=T0,
+        webhook_url="https://hooks.example.com/x",
+        lock_seq=seq,
     )
+
+
+@pytest.fixture
+def job() -> MasterJob:
+    return new_job()
 
 
 def slide_jobs(job: MasterJob) -> list[SlideJob]:
@@ -54,25 +67,71 @@ def slide_jobs(job: MasterJob) -> list[SlideJob]:
     ]
 
 
-def test_given_a_new_job_when_created_then_it_reads_back_equal_in_one_commit_and_one_read(store, job) -> None:
+def test_given_a_new_job_when_created_then_it_reads_back_equal_and_claims_its_story_in_one_commit(store, job) -> None:
     with FirestoreMeter() as meter:
         store.create_job(job, slide_jobs(job))
         read = store.get_job(job.job_id)
 
     assert read == job
     assert len(meter.commits) == 1
-    assert len(meter.commits[0]) == 4
+    assert sorted(meter.commits[0]) == sorted(
+        [f"storyLocks/{job.story_id}/claims/0000000001", f"imageJobs/{job.job_id}"]
+        + [f"imageJobs/{job.job_id}-slide-{n}" for n in (1, 2, 3)]
+    )
     assert meter.reads == [[f"imageJobs/{job.job_id}"]]
+    assert store.current_lock(job.story_id) == LockHolder(job.story_id, 1, job.job_id, released=False)
 
 
-def test_given_an_existing_job_when_created_again_then_it_is_refused_and_kept(store, job) -> None:
+def test_given_a_claimed_seq_when_another_job_claims_it_then_conflict_and_nothing_of_it_is_written(store, job) -> None:
     store.create_job(job, slide_jobs(job))
-    store.mark_slide_generating(job.job_id, 1, T1)
+    rival = replace(new_job(job.story_id), lock_seq=1)
 
-    with pytest.raises(AlreadyExists):
-        store.create_job(job, slide_jobs(job))
+    with pytest.raises(ClaimConflict):
+        store.create_job(rival, slide_jobs(rival))
 
-    assert store.get_job(job.job_id).slide(1).status is SlideStatus.GENERATING
+    assert store.get_job(rival.job_id) is None
+    assert store.current_lock(job.story_id).job_id == job.job_id
+
+
+def test_given_twenty_concurrent_claims_of_one_seq_when_committed_then_exactly_one_wins(store) -> None:
+    story = f"race-{uuid.uuid4().hex[:8]}"
+    rivals = [new_job(story) for _ in range(20)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(rivals))
+
+    def claim(rival: MasterJob) -> None:
+        barrier.wait()
+        try:
+            store.create_job(rival, slide_jobs(rival))
+            outcomes.append("won")
+        except ClaimConflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in rivals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["lost"] * 19 + ["won"]
+    winners = [r for r in rivals if store.get_job(r.job_id) is not None]
+    assert len(winners) == 1
+    assert store.current_lock(story).job_id == winners[0].job_id
+
+
+def test_given_an_idempotency_record_when_created_with_the_job_then_it_reads_back_and_cannot_be_taken_twice(
+    store, job
+) -> None:
+    record = IdempotencyRecord(uuid.uuid4().hex, "user-1", "hash-1", job.job_id, T0)
+    store.create_job(job, slide_jobs(job), idempotency=record)
+    other = new_job(seq=1)
+
+    with pytest.raises(ClaimConflict):
+        store.create_job(other, slide_jobs(other), idempotency=record)
+
+    assert store.get_idempotency(record.key_id) == record
+    assert store.get_idempotency("unknown") is None
+    assert store.get_job(other.job_id) is None
 
 
 def test_given_a_job_when_slide_work_is_read_then_master_and_slide_come_in_one_read(store, job) -> None:
@@ -98,16 +157,13 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
         store.mark_slide_completed(job.job_id, 1, "images/x/slide-1.png", T1, as_reference=True)
         store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "policy"), T1)
 
-    assert len(meter.commits) == 3
-    assert all(
-        sorted(c) == sorted([f"imageJobs/{job.job_id}", f"imageJobs/{job.job_id}-slide-{n}"])
-        for c, n in zip(meter.commits, (1, 1, 2), strict=True)
-    )
+    assert [sorted(c) for c in meter.commits] == [
+        sorted([f"imageJobs/{job.job_id}", f"imageJobs/{job.job_id}-slide-{n}"]) for n in (1, 1, 2)
+    ]
     read = store.get_job(job.job_id)
-    assert read.status is JobStatus.GENERATING
-    assert read.current_slide == 1
+    assert read.status is JobStatus.PENDING  # slide tasks never write the job's status
+    assert (read.visible_status, read.current_slide) == (JobStatus.GENERATING, 1)
     assert read.slide(1) == SlideState(1, SlideStatus.COMPLETED, "images/x/slide-1.png", None, T0, T1)
-    assert read.slide(2).status is SlideStatus.FAILED
     assert read.slide(2).error == JobError("IMAGE_REJECTED", "policy")
     assert read.slide(3) == SlideState(3)
     assert (read.reference_slide, read.reference_image_key) == (1, "images/x/slide-1.png")
@@ -119,16 +175,15 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
     )
 
 
-def test_given_unfinished_slides_when_the_job_finishes_then_they_are_skipped_with_the_reason(store, job, stack) -> None:
+def test_given_unfinished_slides_when_the_job_finishes_then_they_are_skipped_and_the_story_released(
+    store, job, stack
+) -> None:
     store.create_job(job, slide_jobs(job))
-    store.mark_slide_generating(job.job_id, 1, T0)
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
     reason = JobError("SLIDE_NOT_PROCESSED", "ended early")
 
     with FirestoreMeter() as meter:
-        store.finish_job(
-            job.job_id, JobStatus.FAILED, T1, error=JobError("X", "y"), skipped_slides={2: reason, 3: reason}
-        )
+        store.finish_job(job, JobStatus.FAILED, T1, error=JobError("X", "y"), skipped_slides={2: reason, 3: reason})
 
     read = store.get_job(job.job_id)
     assert len(meter.commits) == 1
@@ -140,6 +195,59 @@ def test_given_unfinished_slides_when_the_job_finishes_then_they_are_skipped_wit
     ]
     assert read.slide(3).error == reason
     assert stack.db.collection("imageJobs").document(f"{job.job_id}-slide-3").get().to_dict()["status"] == "skipped"
+    assert store.current_lock(job.story_id).released
+
+
+def test_given_a_finished_job_when_restarted_then_one_commit_resets_its_slides_under_a_new_claim(store, job) -> None:
+    store.create_job(job, slide_jobs(job))
+    store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
+    store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "no"), T0)
+    store.record_webhook(job.job_id, WebhookOutcome("image_job.failed", WebhookStatus.DELIVERED, 1, 200, None, T0))
+    store.finish_job(
+        store.get_job(job.job_id), JobStatus.COMPLETED_WITH_ERRORS, T0, skipped_slides={3: JobError("S", "s")}
+    )
+
+    with FirestoreMeter() as meter:
+        store.restart_slides(store.get_job(job.job_id), [2, 3], run=1, lock_seq=2, at=T1)
+
+    read = store.get_job(job.job_id)
+    assert len(meter.commits) == 1
+    assert (read.status, read.run, read.lock_seq, read.finished_at, read.webhook) == (
+        JobStatus.PENDING,
+        1,
+        2,
+        None,
+        None,
+    )
+    assert [read.slide(n).status for n in (1, 2, 3)] == [
+        SlideStatus.COMPLETED,
+        SlideStatus.PENDING,
+        SlideStatus.PENDING,
+    ]
+    assert read.slide(2) == SlideState(2)
+    assert read.reference_image_key == "k1"
+    assert store.current_lock(job.story_id) == LockHolder(job.story_id, 2, job.job_id, released=False)
+    with pytest.raises(ClaimConflict):
+        store.restart_slides(read, [2], run=2, lock_seq=2, at=T1)
+
+
+def test_given_a_webhook_attempt_when_recorded_then_it_reads_back(store, job) -> None:
+    store.create_job(job, slide_jobs(job))
+    outcome = WebhookOutcome("image_job.completed", WebhookStatus.RETRYING, 2, 503, "the receiver answered 503", T1)
+
+    store.record_webhook(job.job_id, outcome)
+
+    assert store.get_job(job.job_id).webhook == outcome
+
+
+def test_given_many_claims_when_the_latest_is_asked_then_the_highest_seq_comes_back(store) -> None:
+    story = f"seqs-{uuid.uuid4().hex[:8]}"
+    for seq in (1, 2, 3, 10):
+        claimant = new_job(story, seq=seq)
+        store.create_job(claimant, slide_jobs(claimant))
+
+    assert store.current_lock(story).seq == 10
+    assert store.current_lock("never-claimed") is None
 
 
 def test_given_stories_when_read_then_the_document_or_none(stack) -> None:

@@ -26,3 +26,10 @@ def test_given_a_handler_that_draws_nothing_when_imported_then_the_openai_sdk_is
 
 def test_given_the_image_handler_when_imported_then_it_loads_the_openai_sdk() -> None:
     assert "openai" in cold_import("generate_slide_image")["packages"]  # type: ignore[operator]
+
+
+def test_given_the_authorizer_when_imported_then_it_does_not_load_the_firestore_client() -> None:
+    packages = set(cold_import("authorizer")["packages"])  # type: ignore[arg-type]
+
+    assert "firebase_admin" in packages
+    assert "grpc" not in packages  # google-cloud-firestore pulls in gRPC; verifying tokens does not need it

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from storyimages.api.schemas import JobStatusResponse
+from storyimages.domain.identity import Caller
 from storyimages.domain.job_status import get_job_status
-from tests.unit.test_slide_generation import World
+from tests.job_world import World
 
 
 def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_filled_from_the_job(
@@ -13,9 +14,9 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
         world.generate(n)
     world.jobs.mark_slide_generating(world.job_id, 4, world.clock.now())
 
-    body = JobStatusResponse.of(get_job_status(world.job_id, jobs=world.jobs, storage=world.storage)).model_dump(
-        mode="json"
-    )
+    body = JobStatusResponse.of(
+        get_job_status(world.job_id, Caller("user-1"), jobs=world.jobs, storage=world.storage)
+    ).model_dump(mode="json")
 
     data = body["data"]
     assert body["success"] is True
@@ -32,7 +33,9 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
         "createdAt": None,
         "updatedAt": None,
         "finishedAt": None,
+        "run": 0,
         "error": None,
+        "webhook": None,
     }
     assert data["summary"] == {
         "totalSlides": 5,
@@ -63,7 +66,7 @@ def test_given_a_failed_slide_when_polled_then_its_error_is_shown(config) -> Non
     world = World(config, slides=2)
     world.fail(2, "IMAGE_REJECTED")
 
-    view = get_job_status(world.job_id, jobs=world.jobs, storage=world.storage)
+    view = get_job_status(world.job_id, Caller("user-1"), jobs=world.jobs, storage=world.storage)
     body = JobStatusResponse.of(view).model_dump(mode="json")
 
     assert body["data"]["slideJobs"][1]["error"] == {

@@ -7,53 +7,9 @@ import pytest
 from storyimages.domain.errors import ImageRateLimited, ImageRejected, JobNotFound, SlideNotFound
 from storyimages.domain.jobs import JobError, JobStatus, SlideStatus
 from storyimages.domain.ports import ImageRequest
-from storyimages.domain.slide_generation import generate_slide_image, record_slide_failure
-from storyimages.domain.start_generation import StartCommand, start_generation
+from storyimages.domain.slide_generation import generate_slide_image
 from storyimages.domain.story import REFERENCE_INSTRUCTION
-from tests.fakes import (
-    FakeImageGenerator,
-    FakeImageStorage,
-    FakeJobStore,
-    FakeStories,
-    FakeWorkflow,
-    FixedClock,
-)
-from tests.stories import story_document
-
-
-class World:
-    """A started job and the ports a slide task works with."""
-
-    def __init__(self, config, *, slides: int = 3, consistency: bool = True) -> None:
-        self.jobs = FakeJobStore()
-        self.images = FakeImageGenerator()
-        self.storage = FakeImageStorage()
-        self.clock = FixedClock()
-        started = start_generation(
-            StartCommand("fox", use_character_consistency=consistency),
-            stories=FakeStories({"fox": story_document(slides)}),
-            jobs=self.jobs,
-            workflow=FakeWorkflow(),
-            clock=self.clock,
-            config=config,
-        )
-        self.job_id = started.master_job_id
-        self.jobs.commits.clear()
-
-    def generate(self, slide: int):
-        return generate_slide_image(
-            self.job_id, slide, jobs=self.jobs, images=self.images, storage=self.storage, clock=self.clock
-        )
-
-    def fail(self, slide: int, code: str = "IMAGE_REJECTED"):
-        return record_slide_failure(self.job_id, slide, JobError(code, "no"), jobs=self.jobs, clock=self.clock)
-
-    @property
-    def job(self):
-        return self.jobs.jobs[self.job_id]
-
-    def key(self, slide: int) -> str:
-        return f"images/fox/{self.job_id}/slide-{slide}.png"
+from tests.job_world import World
 
 
 def test_given_the_first_slide_when_generated_then_it_is_stored_recorded_and_becomes_the_reference(
@@ -68,7 +24,7 @@ def test_given_the_first_slide_when_generated_then_it_is_stored_recorded_and_bec
     assert world.storage.objects[world.key(1)].startswith(b"PNG:")
     assert world.job.slide(1).status is SlideStatus.COMPLETED
     assert (world.job.reference_slide, world.job.reference_image_key) == (1, world.key(1))
-    assert world.job.status is JobStatus.GENERATING
+    assert world.job.visible_status is JobStatus.GENERATING
     assert world.images.requests[0].reference is None
 
 

@@ -8,8 +8,8 @@ import pytest
 from statemachine import definition
 
 
-def rendered(**numbers: int) -> dict:
-    return json.loads(definition.render(numbers))
+def rendered(name: str = definition.IMAGE_GENERATION, **numbers: int) -> dict:
+    return json.loads(definition.render(name, numbers))
 
 
 def states_of(asl: dict) -> dict:
@@ -26,38 +26,43 @@ def test_given_retry_settings_when_rendered_then_they_become_integers_in_every_r
 
     generate = states_of(asl)["Generate slide image"]
     rate_limit = next(r for r in generate["Retry"] if r["ErrorEquals"] == ["ImageRateLimited"])
-    assert (rate_limit["IntervalSeconds"], rate_limit["MaxAttempts"], rate_limit["JitterStrategy"]) == (
-        1,
-        7,
-        "FULL",
-    )
+    assert (rate_limit["IntervalSeconds"], rate_limit["MaxAttempts"], rate_limit["JitterStrategy"]) == (1, 7, "FULL")
     left = set(re.findall(r"\$\{(\w+)\}", json.dumps(asl)))
-    assert left == set(definition.TASK_FUNCTIONS)
+    assert left == definition.text_placeholders(definition.IMAGE_GENERATION)
 
 
-def test_given_function_arns_when_rendered_then_every_task_invokes_its_function() -> None:
-    arns = {name: f"arn:aws:lambda:us-east-1:1:function:{name}" for name in definition.TASK_FUNCTIONS}
+@pytest.mark.parametrize("name", definition.STATE_MACHINES)
+def test_given_arns_when_rendered_then_every_placeholder_is_filled(name: str) -> None:
+    arns = {
+        placeholder: f"arn:aws:lambda:us-east-1:1:function:{placeholder}" for placeholder in definition.TASK_FUNCTIONS
+    }
 
-    asl = json.loads(definition.render(text=arns))
+    text = definition.render(name, text=arns)
 
-    functions = {s["Parameters"]["FunctionName"] for s in states_of(asl).values() if s["Type"] == "Task"}
-    assert functions == set(arns.values())
+    assert "${" not in text
+    functions = {
+        s["Parameters"]["FunctionName"]
+        for s in states_of(json.loads(text)).values()
+        if s["Type"] == "Task" and "FunctionName" in s.get("Parameters", {})
+    }
+    assert functions == {arns[p] for p in definition.text_placeholders(name) if p in definition.TASK_FUNCTIONS}
 
 
 def test_given_no_arns_when_rendered_then_function_placeholders_stay_for_cdk() -> None:
-    assert set(definition.TASK_FUNCTIONS) <= definition.placeholders()
     assert "${GenerateSlideImageFunctionArn}" in definition.render()
+    assert "${DeliverWebhookFunctionArn}" in definition.render(definition.WEBHOOK_DELIVERY)
 
 
-def test_given_an_unknown_number_when_rendered_then_it_is_refused() -> None:
+def test_given_an_unknown_number_or_machine_when_rendered_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown numeric placeholders"):
-        definition.render({"RetryForever": 1})
+        definition.render(numbers={"RetryForever": 1})
+    with pytest.raises(ValueError, match="no state machine"):
+        definition.render("nothing")
 
 
 def test_the_map_walks_remaining_slides_with_configured_concurrency_and_pauses_before_each_image() -> None:
-    asl = rendered()
+    slides = rendered()["States"]["Generate remaining slides"]
 
-    slides = asl["States"]["Generate remaining slides"]
     assert (slides["ItemsPath"], slides["MaxConcurrencyPath"]) == ("$.remainingSlides", "$.maxConcurrency")
     inner = slides["ItemProcessor"]
     assert inner["StartAt"] == "Pause for rate limit"
@@ -69,15 +74,31 @@ def test_the_map_walks_remaining_slides_with_configured_concurrency_and_pauses_b
     assert inner["States"]["Generate slide image"]["Catch"][0]["Next"] == "Record slide failure"
 
 
-def test_every_task_result_is_kept_out_of_the_state_so_payloads_carry_ids_only() -> None:
+def test_every_slide_task_result_is_kept_out_of_the_state_so_payloads_carry_ids_only() -> None:
     for name, state in states_of(rendered()).items():
-        if state["Type"] == "Task" and name != "Finalize job":
+        if state["Type"] == "Task" and name not in {"Finalize job", "Mark job failed"}:
             assert state["ResultPath"] is None, name
 
 
-def test_the_workflow_breaking_anywhere_marks_the_job_failed() -> None:
-    asl = rendered()
+def test_the_workflow_breaking_anywhere_marks_the_job_failed_and_every_ending_is_told_apart() -> None:
+    states = rendered()["States"]
 
     for name in ("Record first slide failure", "Generate remaining slides", "Finalize job"):
-        assert asl["States"][name]["Catch"][0]["Next"] == "Mark job failed", name
-    assert asl["States"]["Mark job failed"]["Next"] == "Workflow failed"
+        assert states[name]["Catch"][0]["Next"] == "Mark job failed", name
+    assert states["Finalize job"]["Next"] == states["Mark job failed"]["Next"] == "How did the job end?"
+    endings = {choice["Next"] for choice in states["How did the job end?"]["Choices"]}
+    assert endings | {states["How did the job end?"]["Default"]} == {
+        "Workflow failed",
+        "No image was generated",
+        "Job finished",
+    }
+
+
+def test_the_webhook_delivery_retries_refusals_with_backoff_and_records_giving_up() -> None:
+    states = rendered(definition.WEBHOOK_DELIVERY, WebhookRetryIntervalSeconds=2, WebhookRetryMaxAttempts=4)["States"]
+
+    retry = states["Deliver webhook"]["Retry"][0]
+    assert (retry["ErrorEquals"], retry["IntervalSeconds"], retry["MaxAttempts"]) == (["WebhookDeliveryFailed"], 2, 4)
+    assert retry["BackoffRate"] == 2
+    assert states["Deliver webhook"]["Catch"][0]["Next"] == "Record webhook failure"
+    assert states["Record webhook failure"]["Next"] == "Webhook not delivered"

@@ -5,31 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import firebase_admin
 from firebase_admin import credentials, firestore
-from google.auth.credentials import AnonymousCredentials
 
+from storyimages.adapters.firebase_app import AnonymousCredential, firebase_app
 from storyimages.adapters.secrets import secret_string
 from storyimages.settings import FirestoreSettings
 
 APP_NAME = "storyimages"
 
 
-class EmulatorCredential(credentials.Base):  # type: ignore[misc]
-    """The emulator accepts any caller; google-auth's anonymous credentials say so."""
-
-    def get_credential(self) -> Any:
-        return AnonymousCredentials()  # type: ignore[no-untyped-call]
-
-
 def firestore_client(settings: FirestoreSettings) -> Any:
-    try:
-        app = firebase_admin.get_app(APP_NAME)
-    except ValueError:
+    def credential() -> credentials.Base:
         if settings.emulator_host:
-            credential: credentials.Base = EmulatorCredential()
-        else:
-            assert settings.credentials_secret_id  # FirestoreSettings insists on one of the two
-            credential = credentials.Certificate(json.loads(secret_string(settings.credentials_secret_id)))
-        app = firebase_admin.initialize_app(credential, {"projectId": settings.project_id}, name=APP_NAME)
-    return firestore.client(app)
+            return AnonymousCredential()
+        assert settings.credentials_secret_id  # FirestoreSettings insists on one of the two
+        return credentials.Certificate(json.loads(secret_string(settings.credentials_secret_id)))
+
+    return firestore.client(firebase_app(APP_NAME, settings.project_id, credential))

@@ -1,19 +1,31 @@
-"""Jobs and stories in Firestore.
+"""Jobs, story locks, idempotency records and stories in Firestore.
 
 Only the operations the Firestore emulator handles reliably (and the cheapest in production):
-create, get, get_all, update with dotted paths, batch commit. The master document holds a
-per-slide map so the status read is one document, and every slide write is one batch commit
-touching the master and the slide's own document.
+create, get, get_all, update with dotted paths, batch commit, and one ordered query on a
+subcollection. The master document holds a per-slide map so the status read is one
+document, and every slide write is one batch commit touching the master and the slide's own
+document. Mutual exclusion comes from create-if-absent writes inside those commits.
+
+Layout:
+    imageJobs/{masterJobId}                      the master job (per-slide map inside)
+    imageJobs/{masterJobId}-slide-{n}            one document per slide job
+    storyLocks/{storyId}/claims/{seq:010d}       one claim per run that held the story
+    idempotencyKeys/{sha256(uid, key)}           the job an Idempotency-Key started
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from typing import Any
 
+from google.api_core.exceptions import AlreadyExists
+
 from storyimages.adapters.firestore_client import firestore_client
+from storyimages.domain.errors import ClaimConflict
+from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
     ImageSpec,
     JobError,
@@ -22,11 +34,16 @@ from storyimages.domain.jobs import (
     SlideJob,
     SlideState,
     SlideStatus,
+    WebhookOutcome,
+    WebhookStatus,
     slide_job_id,
 )
+from storyimages.domain.story_lock import LockHolder
 from storyimages.settings import FirestoreSettings
 
 ClientFactory = Callable[[], Any]
+# Firestore's TTL policy on `expiresAt` deletes old records (see docs/deploy.md).
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
 
 class FirestoreStories:
@@ -48,13 +65,27 @@ class FirestoreStories:
 
 
 class FirestoreJobStore:
-    def __init__(self, client: ClientFactory, *, collection: str = "imageJobs") -> None:
+    def __init__(
+        self,
+        client: ClientFactory,
+        *,
+        collection: str = "imageJobs",
+        locks_collection: str = "storyLocks",
+        idempotency_collection: str = "idempotencyKeys",
+    ) -> None:
         self._client_factory = client
         self._collection = collection
+        self._locks = locks_collection
+        self._idempotency = idempotency_collection
 
     @classmethod
     def from_settings(cls, settings: FirestoreSettings) -> FirestoreJobStore:
-        return cls(partial(firestore_client, settings), collection=settings.jobs_collection)
+        return cls(
+            partial(firestore_client, settings),
+            collection=settings.jobs_collection,
+            locks_collection=settings.locks_collection,
+            idempotency_collection=settings.idempotency_collection,
+        )
 
     @cached_property
     def _db(self) -> Any:
@@ -66,12 +97,25 @@ class FirestoreJobStore:
     def _slide_ref(self, job_id: str, slide_number: int) -> Any:
         return self._ref(slide_job_id(job_id, slide_number))
 
-    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None:
+    def _claims(self, story_id: str) -> Any:
+        return self._db.collection(self._locks).document(story_id).collection("claims")
+
+    def _claim_ref(self, story_id: str, seq: int) -> Any:
+        return self._claims(story_id).document(f"{seq:010d}")
+
+    def create_job(
+        self, job: MasterJob, slide_jobs: Sequence[SlideJob], *, idempotency: IdempotencyRecord | None = None
+    ) -> None:
         batch = self._db.batch()
+        batch.create(self._claim_ref(job.story_id, job.lock_seq), claim_document(job, job.created_at))
         batch.create(self._ref(job.job_id), master_document(job))
         for slide_job in slide_jobs:
             batch.create(self._ref(slide_job.job_id), slide_document(slide_job, job.created_at))
-        batch.commit()
+        if idempotency is not None:
+            batch.create(
+                self._db.collection(self._idempotency).document(idempotency.key_id), idempotency_document(idempotency)
+            )
+        _commit_claiming(batch)
 
     def get_job(self, job_id: str) -> MasterJob | None:
         snapshot = self._ref(job_id).get()
@@ -86,13 +130,29 @@ class FirestoreJobStore:
             slide_from_document(slide) if slide else None,
         )
 
+    def current_lock(self, story_id: str) -> LockHolder | None:
+        latest = list(self._claims(story_id).order_by("seq", direction="DESCENDING").limit(1).stream())
+        if not latest:
+            return None
+        claim = latest[0].to_dict()
+        return LockHolder(story_id, claim["seq"], claim["masterJobId"], released=claim["released"])
+
+    def get_idempotency(self, key_id: str) -> IdempotencyRecord | None:
+        snapshot = self._db.collection(self._idempotency).document(key_id).get()
+        if not snapshot.exists:
+            return None
+        record = snapshot.to_dict()
+        return IdempotencyRecord(
+            key_id, record["ownerId"], record["requestHash"], record["masterJobId"], record["createdAt"]
+        )
+
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(
             job_id,
             slide_number,
             at,
             {"status": SlideStatus.GENERATING.value, "startedAt": at},
-            master_fields={"status": JobStatus.GENERATING.value, "currentSlide": slide_number},
+            master_fields={"currentSlide": slide_number},
         )
 
     def mark_slide_completed(
@@ -117,7 +177,7 @@ class FirestoreJobStore:
 
     def finish_job(
         self,
-        job_id: str,
+        job: MasterJob,
         status: JobStatus,
         at: datetime,
         *,
@@ -133,10 +193,35 @@ class FirestoreJobStore:
         }
         for number, reason in (skipped_slides or {}).items():
             fields = {"status": SlideStatus.SKIPPED.value, "error": error_document(reason)}
-            master_update |= {f"slides.{number}.{name}": value for name, value in fields.items()}
-            batch.update(self._slide_ref(job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
-        batch.update(self._ref(job_id), master_update)
+            master_update |= _slide_paths(number, fields)
+            batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
+        batch.update(self._ref(job.job_id), master_update)
+        batch.update(self._claim_ref(job.story_id, job.lock_seq), {"released": True, "releasedAt": at})
         batch.commit()
+
+    def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
+        batch = self._db.batch()
+        batch.create(
+            self._claim_ref(job.story_id, lock_seq), claim_document(replace(job, run=run, lock_seq=lock_seq), at)
+        )
+        master_update: dict[str, Any] = {
+            "status": JobStatus.PENDING.value,
+            "run": run,
+            "lockSeq": lock_seq,
+            "finishedAt": None,
+            "error": None,
+            "webhook": None,
+            "updatedAt": at,
+        }
+        fields = {"status": SlideStatus.PENDING.value, "error": None, "startedAt": None, "completedAt": None}
+        for number in slides:
+            master_update |= _slide_paths(number, fields)
+            batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
+        batch.update(self._ref(job.job_id), master_update)
+        _commit_claiming(batch)
+
+    def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None:
+        self._ref(job_id).update({"webhook": webhook_document(outcome)})
 
     def _commit_slide(
         self,
@@ -149,8 +234,9 @@ class FirestoreJobStore:
     ) -> None:
         """One commit: the slide's entry in the master map, the master's own fields, the slide job."""
         batch = self._db.batch()
-        master_update = {f"slides.{slide_number}.{name}": value for name, value in slide_fields.items()}
-        batch.update(self._ref(job_id), master_update | dict(master_fields or {}) | {"updatedAt": at})
+        batch.update(
+            self._ref(job_id), _slide_paths(slide_number, slide_fields) | dict(master_fields or {}) | {"updatedAt": at}
+        )
         batch.update(
             self._slide_ref(job_id, slide_number),
             slide_fields | _slide_progress(slide_fields) | {"updatedAt": at},
@@ -158,8 +244,41 @@ class FirestoreJobStore:
         batch.commit()
 
 
+def _commit_claiming(batch: Any) -> None:
+    try:
+        batch.commit()
+    except AlreadyExists as exc:
+        raise ClaimConflict("a concurrent request claimed this first") from exc
+
+
+def _slide_paths(number: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"slides.{number}.{name}": value for name, value in fields.items()}
+
+
 def _slide_progress(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"progress": SlideStatus(fields["status"]).progress}
+
+
+def claim_document(job: MasterJob, at: datetime) -> dict[str, Any]:
+    return {
+        "seq": job.lock_seq,
+        "storyId": job.story_id,
+        "masterJobId": job.job_id,
+        "run": job.run,
+        "claimedAt": at,
+        "released": False,
+        "releasedAt": None,
+    }
+
+
+def idempotency_document(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "ownerId": record.owner_id,
+        "requestHash": record.request_hash,
+        "masterJobId": record.job_id,
+        "createdAt": record.created_at,
+        "expiresAt": record.created_at + IDEMPOTENCY_RETENTION,
+    }
 
 
 def error_document(error: JobError) -> dict[str, str]:
@@ -168,6 +287,30 @@ def error_document(error: JobError) -> dict[str, str]:
 
 def _error(document: Mapping[str, Any] | None) -> JobError | None:
     return JobError(code=document["code"], message=document["message"]) if document else None
+
+
+def webhook_document(outcome: WebhookOutcome) -> dict[str, Any]:
+    return {
+        "event": outcome.event,
+        "status": outcome.status.value,
+        "attempts": outcome.attempts,
+        "lastStatusCode": outcome.last_status_code,
+        "lastError": outcome.last_error,
+        "at": outcome.at,
+    }
+
+
+def _webhook(document: Mapping[str, Any] | None) -> WebhookOutcome | None:
+    if not document:
+        return None
+    return WebhookOutcome(
+        event=document["event"],
+        status=WebhookStatus(document["status"]),
+        attempts=document["attempts"],
+        last_status_code=document.get("lastStatusCode"),
+        last_error=document.get("lastError"),
+        at=document.get("at"),
+    )
 
 
 def master_document(job: MasterJob) -> dict[str, Any]:
@@ -189,6 +332,10 @@ def master_document(job: MasterJob) -> dict[str, Any]:
         "currentSlide": job.current_slide,
         "referenceSlide": job.reference_slide,
         "referenceImageKey": job.reference_image_key,
+        "webhookUrl": job.webhook_url,
+        "webhook": webhook_document(job.webhook) if job.webhook else None,
+        "lockSeq": job.lock_seq,
+        "run": job.run,
         "createdAt": job.created_at,
         "updatedAt": job.updated_at,
         "finishedAt": job.finished_at,
@@ -235,6 +382,10 @@ def master_from_document(document: Mapping[str, Any]) -> MasterJob:
         reference_image_key=document.get("referenceImageKey"),
         finished_at=document.get("finishedAt"),
         error=_error(document.get("error")),
+        webhook_url=document.get("webhookUrl"),
+        webhook=_webhook(document.get("webhook")),
+        lock_seq=document.get("lockSeq", 1),
+        run=document.get("run", 0),
         type=document["type"],
     )
 

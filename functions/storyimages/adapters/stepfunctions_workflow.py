@@ -1,4 +1,5 @@
-"""The image-generation workflow as a Step Functions Standard execution per job."""
+"""The workflows as Step Functions Standard executions: one per run of a job, and one per
+webhook delivery."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storyimages.domain.errors import WorkflowStartFailed
+from storyimages.domain.jobs import JobStatus, MasterJob
+from storyimages.domain.story_lock import ExecutionState
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class StepFunctionsWorkflow:
@@ -31,14 +38,48 @@ class StepFunctionsWorkflow:
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                # Same name, different input: the execution for this job exists already.
+            if _error_code(exc) == "ExecutionAlreadyExists":
+                # Same name, different input: the execution for this run exists already.
                 return self.execution_arn(name)
             raise WorkflowStartFailed(f"could not start the workflow: {exc}") from exc
         except BotoCoreError as exc:
             raise WorkflowStartFailed(f"could not reach Step Functions: {exc}") from exc
         return str(response["executionArn"])
 
+    def stop(self, name: str, cause: str) -> None:
+        try:
+            self._sfn.stop_execution(executionArn=self.execution_arn(name), error="Cancelled", cause=cause)
+        except ClientError as exc:
+            # Already ended, or never started: there is nothing left to stop.
+            if _error_code(exc) not in {"ExecutionDoesNotExist", "ExecutionNotFound", "ValidationException"}:
+                raise
+
+    def state(self, name: str) -> ExecutionState:
+        try:
+            status = self._sfn.describe_execution(executionArn=self.execution_arn(name))["status"]
+        except ClientError as exc:
+            if _error_code(exc) in {"ExecutionDoesNotExist", "ExecutionNotFound"}:
+                return ExecutionState.MISSING
+            raise
+        return ExecutionState.RUNNING if status in {"RUNNING", "PENDING_REDRIVE"} else ExecutionState.ENDED
+
     def execution_arn(self, name: str) -> str:
         prefix, _, machine = self._state_machine_arn.rpartition(":stateMachine:")
         return f"{prefix}:execution:{machine}:{name}"
+
+
+class StepFunctionsNotifier:
+    """Starts the webhook-delivery state machine, which owns the retries."""
+
+    def __init__(self, workflow: StepFunctionsWorkflow) -> None:
+        self._workflow = workflow
+
+    @classmethod
+    def for_state_machine(cls, state_machine_arn: str) -> StepFunctionsNotifier:
+        return cls(StepFunctionsWorkflow(state_machine_arn))
+
+    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
+        self._workflow.start(
+            f"{job.job_id}-notify-{job.run}",
+            {"masterJobId": job.job_id, "run": job.run, "status": status.value},
+        )

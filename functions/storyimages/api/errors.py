@@ -12,7 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from storyimages.domain.errors import StoryImagesError
 
@@ -46,6 +49,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         fields = ", ".join(p["field"] for p in problems)
         return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", problems)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
+
     @app.not_found
     def _no_route(exc: NotFoundError) -> Response[str]:
         return error_response(404, "ROUTE_NOT_FOUND", "no such route")
@@ -54,9 +61,3 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unexpected error")
         return error_response(500, "INTERNAL_ERROR", "something went wrong on our side; it has been logged")
-
-
-def api_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
-    register_error_handlers(app)
-    return app

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 START_PATH = "/api/images/generate-all-automatically"
 STATUS_PATH = "/api/images/master-job/<masterJobId>"
+CANCEL_PATH = "/api/images/master-job/<masterJobId>/cancel"
+RETRY_PATH = "/api/images/master-job/<masterJobId>/retry"
+AUTHORIZER_HANDLER = "storyimages.handlers.authorizer:handler"
 
 
 @dataclass(frozen=True)
@@ -25,4 +28,7 @@ class Route:
 ROUTES = (
     Route("POST", START_PATH, "storyimages.handlers.start_generation:handler", "StartGeneration"),
     Route("GET", STATUS_PATH, "storyimages.handlers.job_status:handler", "JobStatus"),
+    Route("POST", CANCEL_PATH, "storyimages.handlers.job_control:handler", "JobControl"),
+    Route("POST", RETRY_PATH, "storyimages.handlers.job_control:handler", "JobControl"),
 )
+"""Every route needs a verified Firebase ID token (AUTHORIZER_HANDLER); /health is the gateway's own."""

@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.job_status import JobView, SlideView
-from storyimages.domain.jobs import MASTER_JOB_TYPE, Summary
-from storyimages.domain.start_generation import StartCommand, StartedJob
+from storyimages.domain.jobs import MASTER_JOB_TYPE, Summary, WebhookOutcome
+from storyimages.domain.start_generation import StartCommand, StartedJob, StartOptions
 
-# A master job id is `auto-gen-<storyId>-<epoch ms>` and names the Step Functions execution,
-# whose names allow at most 80 characters of [A-Za-z0-9_-]: the story id gets 57.
-STORY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,57}$"
+# A master job id is `auto-gen-<storyId>-<epoch ms>` and names Step Functions executions
+# (with suffixes such as `-retry-12` and `-notify-12`), whose names allow at most 80
+# characters of [A-Za-z0-9_-]: the story id gets 40.
+STORY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 
 
@@ -31,9 +32,38 @@ class StartRequest(ApiModel):
         strict=True,
         description="Use the first slide's image as the reference for the others",
     )
+    # Bounds that depend on the deployment (allowed sizes, qualities, the largest delay) and
+    # whether a webhook host resolves publicly are checked by the use case: 422 INVALID_OPTION
+    # or INVALID_WEBHOOK_URL.
+    delay_seconds: int | None = Field(
+        default=None,
+        alias="delaySeconds",
+        strict=True,
+        ge=0,
+        le=3600,
+        description="Pause before each image after the first (default and maximum are configured)",
+    )
+    size: str | None = Field(
+        default=None, pattern=r"^(auto|\d{2,4}x\d{2,4})$", description="Image size, e.g. 1024x1024"
+    )
+    quality: str | None = Field(default=None, pattern=r"^[a-z]{1,20}$", description="Image quality, e.g. medium")
+    webhook_url: str | None = Field(
+        default=None,
+        alias="webhookUrl",
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Public https URL told, signed, when the job ends",
+    )
 
-    def command(self) -> StartCommand:
-        return StartCommand(story_id=self.story_id, use_character_consistency=self.use_character_consistency)
+    def command(self, idempotency_key: str | None) -> StartCommand:
+        return StartCommand(
+            story_id=self.story_id,
+            use_character_consistency=self.use_character_consistency,
+            options=StartOptions(
+                delay_seconds=self.delay_seconds, size=self.size, quality=self.quality, webhook_url=self.webhook_url
+            ),
+            idempotency_key=idempotency_key,
+        )
 
 
 class StartData(ApiModel):
@@ -42,6 +72,8 @@ class StartData(ApiModel):
     total_slides: int = Field(alias="totalSlides")
     estimated_time: str = Field(alias="estimatedTime")
     estimated_seconds: int = Field(alias="estimatedSeconds")
+    already_running: bool = Field(alias="alreadyRunning")
+    idempotent_replay: bool = Field(alias="idempotentReplay")
 
 
 class StartResponse(ApiModel):
@@ -57,6 +89,8 @@ class StartResponse(ApiModel):
                 total_slides=started.total_slides,
                 estimated_time=started.estimated_time,
                 estimated_seconds=started.estimated_seconds,
+                already_running=started.already_running,
+                idempotent_replay=started.replayed,
             )
         )
 
@@ -65,6 +99,20 @@ class ErrorBody(ApiModel):
     code: str
     message: str
     details: Any = None
+
+
+class ErrorResponse(ApiModel):
+    success: Literal[False] = False
+    error: ErrorBody
+
+
+class WebhookBody(ApiModel):
+    event: str
+    status: str
+    attempts: int
+    last_status_code: int | None = Field(alias="lastStatusCode")
+    last_error: str | None = Field(alias="lastError")
+    at: datetime | None
 
 
 class MasterJobBody(ApiModel):
@@ -80,7 +128,9 @@ class MasterJobBody(ApiModel):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     finished_at: datetime | None = Field(alias="finishedAt")
+    run: int = Field(description="0 for the first run, n after the n-th retry")
     error: ErrorBody | None = None
+    webhook: WebhookBody | None = None
 
 
 class SlideResult(ApiModel):
@@ -135,7 +185,7 @@ class JobStatusResponse(ApiModel):
         master = MasterJobBody(
             job_id=job.job_id,
             story_id=job.story_id,
-            status=job.status.value,
+            status=job.visible_status.value,
             progress=summary.overall_progress,
             current_slide=job.current_slide,
             total_slides=job.total_slides,
@@ -144,10 +194,25 @@ class JobStatusResponse(ApiModel):
             created_at=job.created_at,
             updated_at=job.updated_at,
             finished_at=job.finished_at,
+            run=job.run,
             error=ErrorBody(code=job.error.code, message=job.error.message) if job.error else None,
+            webhook=_webhook_body(job.webhook),
         )
         slides = [_slide_body(view, slide) for slide in view.slides]
         return cls(data=JobStatusData(master_job=master, slide_jobs=slides, summary=SummaryBody.of(summary)))
+
+
+def _webhook_body(outcome: WebhookOutcome | None) -> WebhookBody | None:
+    if outcome is None:
+        return None
+    return WebhookBody(
+        event=outcome.event,
+        status=outcome.status.value,
+        attempts=outcome.attempts,
+        last_status_code=outcome.last_status_code,
+        last_error=outcome.last_error,
+        at=outcome.at,
+    )
 
 
 def _slide_body(view: JobView, slide: SlideView) -> SlideJobBody:

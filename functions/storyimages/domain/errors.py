@@ -21,8 +21,37 @@ class StoryImagesError(Exception):
         self.details = details
 
 
+class Unauthorized(StoryImagesError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class PayloadTooLarge(StoryImagesError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class InvalidRequest(StoryImagesError):
     code = "INVALID_REQUEST"
+    http_status = 422
+
+
+class InvalidOption(StoryImagesError):
+    """A per-request option outside the bounds this deployment allows."""
+
+    code = "INVALID_OPTION"
+    http_status = 422
+
+
+class InvalidWebhookUrl(StoryImagesError):
+    code = "INVALID_WEBHOOK_URL"
+    http_status = 422
+
+
+class IdempotencyKeyReused(StoryImagesError):
+    """The same Idempotency-Key came with a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
     http_status = 422
 
 
@@ -51,9 +80,45 @@ class SlideNotFound(StoryImagesError):
     http_status = 404
 
 
+class JobAlreadyFinished(StoryImagesError):
+    code = "JOB_ALREADY_FINISHED"
+    http_status = 409
+
+
+class JobStillRunning(StoryImagesError):
+    code = "JOB_STILL_RUNNING"
+    http_status = 409
+
+
+class NothingToRetry(StoryImagesError):
+    code = "NOTHING_TO_RETRY"
+    http_status = 409
+
+
+class StoryBusy(StoryImagesError):
+    """Another job for the same story is running."""
+
+    code = "STORY_BUSY"
+    http_status = 409
+
+
+class ClaimConflict(StoryImagesError):
+    """A create-if-absent write lost to a concurrent one (the story's lock or an idempotency key)."""
+
+    code = "CONFLICT"
+    http_status = 409
+
+
 class WorkflowStartFailed(StoryImagesError):
     code = "WORKFLOW_START_FAILED"
     http_status = 503
+
+
+class WebhookDeliveryFailed(StoryImagesError):
+    """The receiver did not take the webhook (non-2xx, timeout, refused): retried by the state machine."""
+
+    code = "WEBHOOK_DELIVERY_FAILED"
+    http_status = 502
 
 
 # Errors of the image service. Retry policy lives in the ASL and keys on these names.
@@ -98,6 +163,8 @@ ERROR_CODES_BY_NAME: dict[str, str] = {
         ImageGenerationError,
         JobNotFound,
         SlideNotFound,
+        WebhookDeliveryFailed,
+        InvalidWebhookUrl,
     )
 }
 """Maps an error name seen by Step Functions back to our stable code."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storyimages.domain.errors import JobNotFound
+from storyimages.domain.identity import Caller
 from storyimages.domain.jobs import MasterJob, SlideState, Summary, slide_job_id
 from storyimages.domain.ports import ImageStorage, JobStore
 
@@ -23,16 +24,25 @@ class JobView:
     summary: Summary
 
 
-def get_job_status(job_id: str, *, jobs: JobStore, storage: ImageStorage) -> JobView:
+def owned_job(job_id: str, caller: Caller, jobs: JobStore) -> MasterJob:
+    """The caller's job; another user's job reads exactly like a missing one."""
     job = jobs.get_job(job_id)
-    if job is None:
+    if job is None or job.owner_id != caller.uid:
         raise JobNotFound(f"job {job_id!r} does not exist")
+    return job
+
+
+def get_job_status(job_id: str, caller: Caller, *, jobs: JobStore, storage: ImageStorage) -> JobView:
+    return job_view(owned_job(job_id, caller, jobs), storage)
+
+
+def job_view(job: MasterJob, storage: ImageStorage) -> JobView:
     slides = [
         SlideView(
             job_id=slide_job_id(job.job_id, number),
             state=state,
             image_url=storage.url_for(state.image_key) if state.image_key else None,
         )
-        for number, state in sorted(job.slides.items())
+        for number, state in sorted(job.visible_slides().items())
     ]
     return JobView(job=job, slides=slides, summary=job.summary())

@@ -16,10 +16,11 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self in {JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED}
+        return self not in {JobStatus.PENDING, JobStatus.GENERATING}
 
 
 class SlideStatus(StrEnum):
@@ -32,6 +33,11 @@ class SlideStatus(StrEnum):
     @property
     def is_finished(self) -> bool:
         return self in {SlideStatus.COMPLETED, SlideStatus.FAILED, SlideStatus.SKIPPED}
+
+    @property
+    def needs_image(self) -> bool:
+        """What a retry generates again: every slide that ended without an image."""
+        return self in {SlideStatus.FAILED, SlideStatus.SKIPPED}
 
     @property
     def progress(self) -> int:
@@ -66,6 +72,24 @@ class SlideState:
     error: JobError | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class WebhookStatus(StrEnum):
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """The last delivery of the job's webhook: recorded after every attempt."""
+
+    event: str
+    status: WebhookStatus
+    attempts: int
+    last_status_code: int | None = None
+    last_error: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -104,18 +128,44 @@ class MasterJob:
     reference_image_key: str | None = None
     finished_at: datetime | None = None
     error: JobError | None = None
+    webhook_url: str | None = None
+    webhook: WebhookOutcome | None = None
+    lock_seq: int = 1  # which claim on the story's lock this job holds (see story_lock)
+    run: int = 0  # 0 for the first execution, n for the n-th retry
     type: str = field(default=MASTER_JOB_TYPE)
 
     @property
     def total_slides(self) -> int:
         return len(self.slides)
 
+    @property
+    def execution_name(self) -> str:
+        """The Step Functions execution of the current run."""
+        return execution_name(self.job_id, self.run)
+
     def slide(self, number: int) -> SlideState:
         return self.slides[number]
 
+    @property
+    def visible_status(self) -> JobStatus:
+        """`generating` once any slide has started. Derived, never written by a slide task, so a
+        slide task finishing late can never move a cancelled or finished job back."""
+        if self.status is JobStatus.PENDING and any(s.status is not SlideStatus.PENDING for s in self.slides.values()):
+            return JobStatus.GENERATING
+        return self.status
+
+    def visible_slides(self) -> dict[int, SlideState]:
+        """Slides as the app should see them. Once a job has ended nothing is still in progress:
+        a slide a late task left pending or generating (say, cancelled mid-image) reads as skipped."""
+        if not self.status.is_terminal:
+            return self.slides
+        return {
+            n: s if s.status.is_finished else replace(s, status=SlideStatus.SKIPPED) for n, s in self.slides.items()
+        }
+
     def summary(self) -> Summary:
         counts = {status: 0 for status in SlideStatus}
-        for slide in self.slides.values():
+        for slide in self.visible_slides().values():
             counts[slide.status] += 1
         return Summary(
             total_slides=self.total_slides,
@@ -127,6 +177,9 @@ class MasterJob:
 
     def unfinished_slides(self) -> list[int]:
         return sorted(n for n, slide in self.slides.items() if not slide.status.is_finished)
+
+    def slides_needing_images(self) -> list[int]:
+        return sorted(n for n, slide in self.slides.items() if slide.status.needs_image)
 
     def with_unfinished_skipped(self, reason: JobError) -> MasterJob:
         """The job as it reads once every slide not yet processed is skipped."""
@@ -156,6 +209,10 @@ def master_job_id(story_id: str, now: datetime) -> str:
 
 def slide_job_id(master_job_id: str, slide_number: int) -> str:
     return f"{master_job_id}-slide-{slide_number}"
+
+
+def execution_name(job_id: str, run: int) -> str:
+    return job_id if run == 0 else f"{job_id}-retry-{run}"
 
 
 def image_key(job: MasterJob, slide_number: int) -> str:

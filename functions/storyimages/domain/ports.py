@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from storyimages.domain.jobs import ImageSpec, JobError, JobStatus, MasterJob, SlideJob
+from storyimages.domain.idempotency import IdempotencyRecord
+from storyimages.domain.jobs import ImageSpec, JobError, JobStatus, MasterJob, SlideJob, WebhookOutcome
+from storyimages.domain.story_lock import ExecutionState, LockHolder
 
 
 class Clock(Protocol):
@@ -24,13 +26,24 @@ class StoryRepository(Protocol):
 class JobStore(Protocol):
     """Persistence of jobs. Every method is one round trip; writes are one commit each."""
 
-    def create_job(self, job: MasterJob, slide_jobs: Sequence[SlideJob]) -> None: ...
+    def create_job(
+        self, job: MasterJob, slide_jobs: Sequence[SlideJob], *, idempotency: IdempotencyRecord | None = None
+    ) -> None:
+        """Create the job, its slide jobs, its claim on the story's lock (and the idempotency
+        record) together; ClaimConflict when the claim or the record exists already."""
+        ...
 
     def get_job(self, job_id: str) -> MasterJob | None: ...
 
     def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
         """The master job and one slide job, read together; None for a document that does not exist."""
         ...
+
+    def current_lock(self, story_id: str) -> LockHolder | None:
+        """The latest claim on the story's lock."""
+        ...
+
+    def get_idempotency(self, key_id: str) -> IdempotencyRecord | None: ...
 
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None: ...
 
@@ -42,15 +55,23 @@ class JobStore(Protocol):
 
     def finish_job(
         self,
-        job_id: str,
+        job: MasterJob,
         status: JobStatus,
         at: datetime,
         *,
         error: JobError | None = None,
         skipped_slides: Mapping[int, JobError] | None = None,
     ) -> None:
-        """Set the final status; `skipped_slides` become `skipped` with the given reason."""
+        """Set the final status and release the job's claim on its story; `skipped_slides`
+        become `skipped` with the given reason."""
         ...
+
+    def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
+        """Start run `run` of the job over `slides` (back to pending) under a new claim on the
+        story's lock; ClaimConflict when the claim exists already."""
+        ...
+
+    def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,4 +108,16 @@ class ImageStorage(Protocol):
 class Workflow(Protocol):
     def start(self, name: str, payload: Mapping[str, Any]) -> str:
         """Start one execution named `name`; starting the same name again is not an error."""
+        ...
+
+    def stop(self, name: str, cause: str) -> None:
+        """Stop the execution if it is running."""
+        ...
+
+    def state(self, name: str) -> ExecutionState: ...
+
+
+class Notifier(Protocol):
+    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
+        """Start delivering the job's webhook for this run's terminal state."""
         ...

@@ -1,15 +1,23 @@
-"""Start illustrating a story: validate it, record the jobs, start the workflow, answer at once."""
+"""Start illustrating a story: check who asks and what, claim the story, record the jobs,
+start the workflow, answer at once."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from storyimages.domain.errors import StoryNotFound, WorkflowStartFailed
+from storyimages.domain.errors import (
+    ClaimConflict,
+    IdempotencyKeyReused,
+    InvalidOption,
+    StoryNotFound,
+)
+from storyimages.domain.idempotency import IdempotencyRecord, key_id, request_hash
+from storyimages.domain.identity import Caller
+from storyimages.domain.job_runs import holding_job, start_execution
 from storyimages.domain.jobs import (
     ImageSpec,
-    JobError,
     JobStatus,
     MasterJob,
     SlideJob,
@@ -17,8 +25,16 @@ from storyimages.domain.jobs import (
     master_job_id,
     slide_job_id,
 )
-from storyimages.domain.ports import Clock, JobStore, StoryRepository, Workflow
+from storyimages.domain.ports import Clock, JobStore, Notifier, StoryRepository, Workflow
 from storyimages.domain.story import Story
+from storyimages.domain.webhooks import Resolver, WebhookPolicy, check_webhook_url
+
+
+@dataclass(frozen=True)
+class OptionLimits:
+    max_delay_seconds: int = 60
+    sizes: tuple[str, ...] = ("auto", "1024x1024", "1536x1024", "1024x1536")
+    qualities: tuple[str, ...] = ("auto", "low", "medium", "high")
 
 
 @dataclass(frozen=True)
@@ -28,12 +44,34 @@ class GenerationConfig:
     max_concurrency: int
     max_slides: int
     seconds_per_image: int
+    limits: OptionLimits = field(default_factory=OptionLimits)
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """Per-request choices; None takes the deployment's default."""
+
+    delay_seconds: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
 class StartCommand:
     story_id: str
     use_character_consistency: bool = True
+    options: StartOptions = field(default_factory=StartOptions)
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes two requests the same request, for Idempotency-Key."""
+        return {
+            "storyId": self.story_id,
+            "useCharacterConsistency": self.use_character_consistency,
+            "options": self.options.__dict__,
+        }
 
 
 @dataclass(frozen=True)
@@ -42,9 +80,19 @@ class StartedJob:
     total_slides: int
     estimated_seconds: int
     max_concurrency: int
+    already_running: bool = False
+    replayed: bool = False
+
+    @property
+    def created(self) -> bool:
+        return not (self.already_running or self.replayed)
 
     @property
     def message(self) -> str:
+        if self.already_running:
+            return "Image generation for this story is already running; here is its job."
+        if self.replayed:
+            return "This request was already made with the same Idempotency-Key; here is its job."
         if self.max_concurrency == 1:
             return "Automatic image generation started. Images will be generated sequentially."
         return f"Automatic image generation started. Images will be generated up to {self.max_concurrency} at a time."
@@ -57,76 +105,149 @@ class StartedJob:
         return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def estimate_seconds(total_slides: int, config: GenerationConfig) -> int:
+def estimate_seconds(total_slides: int, delay_seconds: int, config: GenerationConfig) -> int:
     """Images in sequence plus the rate-limit pauses between them, spread over the concurrency."""
     batches = math.ceil(total_slides / config.max_concurrency)
-    return batches * config.seconds_per_image + max(0, total_slides - 1) * config.delay_seconds
-
-
-def execution_input(job: MasterJob, config: GenerationConfig) -> dict[str, Any]:
-    """Ids and numbers only: prompts and images stay in Firestore and S3 (256 KiB payload cap)."""
-    numbers = sorted(job.slides)
-    return {
-        "masterJobId": job.job_id,
-        "firstSlide": numbers[0],
-        "remainingSlides": numbers[1:],
-        "delaySeconds": job.delay_seconds,
-        "maxConcurrency": config.max_concurrency,
-    }
+    return batches * config.seconds_per_image + max(0, total_slides - 1) * delay_seconds
 
 
 def start_generation(
     command: StartCommand,
+    caller: Caller,
     *,
     stories: StoryRepository,
     jobs: JobStore,
     workflow: Workflow,
+    notifier: Notifier,
+    resolver: Resolver,
     clock: Clock,
     config: GenerationConfig,
 ) -> StartedJob:
+    spec, delay, webhook_url = _resolve_options(command.options, config, resolver)
+    idempotency = _idempotency(command, caller, jobs, clock)
+    if idempotency is not None and (replay := _replay(idempotency, jobs, config)):
+        return replay
+
     document = stories.get_story(command.story_id)
-    if document is None:
+    if document is None or document.get("ownerId") != caller.uid:
+        # Someone else's story reads exactly like a missing one.
         raise StoryNotFound(f"story {command.story_id!r} does not exist")
     story = Story.from_document(command.story_id, document, max_slides=config.max_slides)
 
+    holder = jobs.current_lock(command.story_id)
+    active = holding_job(holder, jobs, workflow, notifier, clock)
+    if active is not None:
+        return _started(active, config, already_running=True)
+
     now = clock.now()
     job_id = master_job_id(command.story_id, now)
-    numbers = range(1, len(story.slides) + 1)
+    numbers = list(range(1, len(story.slides) + 1))
     job = MasterJob(
         job_id=job_id,
         story_id=command.story_id,
-        owner_id=story.owner_id,
+        owner_id=caller.uid,
         status=JobStatus.PENDING,
         use_character_consistency=command.use_character_consistency,
-        image=config.image,
-        delay_seconds=config.delay_seconds,
+        image=spec,
+        delay_seconds=delay,
         slides={n: SlideState(number=n) for n in numbers},
         created_at=now,
         updated_at=now,
+        webhook_url=webhook_url,
+        lock_seq=holder.next_seq if holder else 1,
     )
     slide_jobs = [
-        SlideJob(
-            job_id=slide_job_id(job_id, n),
-            master_job_id=job_id,
-            story_id=command.story_id,
-            slide_number=n,
-            prompt=story.slide_prompt(n),
-        )
-        for n in numbers
+        SlideJob(slide_job_id(job_id, n), job_id, command.story_id, n, prompt=story.slide_prompt(n)) for n in numbers
     ]
-    jobs.create_job(job, slide_jobs)
+    record = _with_job(idempotency, job_id) if idempotency is not None else None
     try:
-        workflow.start(job_id, execution_input(job, config))
-    except WorkflowStartFailed as exc:
-        # Leave no job that looks alive but has nothing behind it.
-        reason = JobError(exc.code, exc.message)
-        jobs.finish_job(
-            job_id, JobStatus.FAILED, clock.now(), error=reason, skipped_slides=dict.fromkeys(numbers, reason)
+        jobs.create_job(job, slide_jobs, idempotency=record)
+    except ClaimConflict:
+        return _lost_race(command.story_id, idempotency, jobs, config)
+    start_execution(job, numbers, jobs=jobs, workflow=workflow, clock=clock, max_concurrency=config.max_concurrency)
+    return _started(job, config)
+
+
+def _resolve_options(
+    options: StartOptions, config: GenerationConfig, resolver: Resolver
+) -> tuple[ImageSpec, int, str | None]:
+    limits = config.limits
+    delay = config.delay_seconds if options.delay_seconds is None else options.delay_seconds
+    if not 0 <= delay <= limits.max_delay_seconds:
+        raise InvalidOption(
+            f"delaySeconds must be between 0 and {limits.max_delay_seconds}",
+            details={"field": "delaySeconds", "min": 0, "max": limits.max_delay_seconds},
         )
-        raise
+    size = options.size or config.image.size
+    if size not in limits.sizes:
+        raise InvalidOption(
+            f"size must be one of {', '.join(limits.sizes)}", details={"field": "size", "allowed": list(limits.sizes)}
+        )
+    quality = options.quality or config.image.quality
+    if quality not in limits.qualities:
+        raise InvalidOption(
+            f"quality must be one of {', '.join(limits.qualities)}",
+            details={"field": "quality", "allowed": list(limits.qualities)},
+        )
+    webhook_url = None
+    if options.webhook_url is not None:
+        webhook_url = check_webhook_url(options.webhook_url, resolver=resolver, policy=config.webhooks).url
+    return (
+        ImageSpec(model=config.image.model, size=size, quality=quality, format=config.image.format),
+        delay,
+        webhook_url,
+    )
+
+
+def _idempotency(command: StartCommand, caller: Caller, jobs: JobStore, clock: Clock) -> IdempotencyRecord | None:
+    if command.idempotency_key is None:
+        return None
+    return IdempotencyRecord(
+        key_id=key_id(caller.uid, command.idempotency_key),
+        owner_id=caller.uid,
+        request_hash=request_hash(command.fingerprint()),
+        job_id="",
+        created_at=clock.now(),
+    )
+
+
+def _with_job(record: IdempotencyRecord, job_id: str) -> IdempotencyRecord:
+    return IdempotencyRecord(record.key_id, record.owner_id, record.request_hash, job_id, record.created_at)
+
+
+def _replay(asked: IdempotencyRecord, jobs: JobStore, config: GenerationConfig) -> StartedJob | None:
+    stored = jobs.get_idempotency(asked.key_id)
+    if stored is None:
+        return None
+    if stored.request_hash != asked.request_hash:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    job = jobs.get_job(stored.job_id)
+    if job is None:
+        return None
+    return _started(job, config, replayed=True, already_running=not job.status.is_terminal)
+
+
+def _lost_race(
+    story_id: str, idempotency: IdempotencyRecord | None, jobs: JobStore, config: GenerationConfig
+) -> StartedJob:
+    """A concurrent start claimed the story (or the key) first: answer with its job."""
+    if idempotency is not None and (replay := _replay(idempotency, jobs, config)):
+        return replay
+    holder = jobs.current_lock(story_id)
+    winner = jobs.get_job(holder.job_id) if holder else None
+    if winner is None:
+        raise ClaimConflict("another start for this story is under way; try again in a moment")
+    return _started(winner, config, already_running=True)
+
+
+def _started(
+    job: MasterJob, config: GenerationConfig, *, already_running: bool = False, replayed: bool = False
+) -> StartedJob:
     return StartedJob(
-        master_job_id=job_id,
+        master_job_id=job.job_id,
         total_slides=job.total_slides,
-        estimated_seconds=estimate_seconds(job.total_slides, config),
+        estimated_seconds=estimate_seconds(job.total_slides, job.delay_seconds, config),
         max_concurrency=config.max_concurrency,
+        already_running=already_running,
+        replayed=replayed,
     )

@@ -10,22 +10,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.s3_images import S3ImageStorage
-from storyimages.api.errors import api_resolver
+from storyimages.api.auth import caller_of
+from storyimages.api.openapi import error_responses
+from storyimages.api.resolver import api_resolver
 from storyimages.api.routes import STATUS_PATH
 from storyimages.api.schemas import JOB_ID_PATTERN, JobStatusResponse
 from storyimages.domain.job_status import get_job_status
-from storyimages.settings import FirestoreSettings, StorageSettings
+from storyimages.settings import ApiSettings, FirestoreSettings, StorageSettings
 
 storage_settings = StorageSettings.from_env()
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
 storage = S3ImageStorage(storage_settings.bucket, url_expiry_seconds=storage_settings.url_expiry_seconds)
 logger = Logger()
-app = api_resolver()
+app = api_resolver(ApiSettings.from_env())
 
 
-@app.get(STATUS_PATH, summary="Progress of a generation job")
+@app.get(STATUS_PATH, summary="Progress of a generation job", responses=error_responses(401, 404, 422))
 def status(masterJobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> JobStatusResponse:
-    return JobStatusResponse.of(get_job_status(masterJobId, jobs=jobs, storage=storage))
+    caller = caller_of(app.current_event.raw_event)
+    return JobStatusResponse.of(get_job_status(masterJobId, caller, jobs=jobs, storage=storage))
 
 
 @logger.inject_lambda_context(clear_state=True)

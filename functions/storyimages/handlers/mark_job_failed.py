@@ -9,11 +9,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier
 from storyimages.domain.job_completion import mark_job_failed
 from storyimages.handlers.task_events import JobFailureTask
-from storyimages.settings import FirestoreSettings
+from storyimages.settings import FirestoreSettings, NotifierSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
 
 
@@ -22,6 +24,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = JobFailureTask.model_validate(event)
     logger.append_keys(masterJobId=task.master_job_id)
     error = task.error.describe()
-    summary = mark_job_failed(task.master_job_id, error, jobs=jobs, clock=SystemClock())
+    summary = mark_job_failed(task.master_job_id, error, jobs=jobs, notifier=notifier, clock=SystemClock())
     logger.error("job failed", errorCode=error.code, error=error.message, completed=summary.completed)
     return {"status": "failed", "errorCode": error.code}

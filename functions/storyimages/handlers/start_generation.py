@@ -5,35 +5,72 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.dns_resolver import SystemResolver
 from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
-from storyimages.adapters.stepfunctions_workflow import StepFunctionsWorkflow
-from storyimages.api.errors import api_resolver
+from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
+from storyimages.api.auth import caller_of
+from storyimages.api.openapi import error_responses
+from storyimages.api.resolver import api_resolver
 from storyimages.api.routes import START_PATH
 from storyimages.api.schemas import StartRequest, StartResponse
 from storyimages.domain.start_generation import start_generation
-from storyimages.settings import FirestoreSettings, ImageSettings, StartSettings
+from storyimages.settings import (
+    ApiSettings,
+    FirestoreSettings,
+    ImageSettings,
+    NotifierSettings,
+    StartSettings,
+    WebhookSettings,
+)
 
 settings = StartSettings.from_env()
 firestore = FirestoreSettings.from_env()
-config = settings.generation(ImageSettings.from_env())
+config = settings.generation(ImageSettings.from_env(), WebhookSettings.from_env())
 stories = FirestoreStories.from_settings(firestore)
 jobs = FirestoreJobStore.from_settings(firestore)
 workflow = StepFunctionsWorkflow(settings.state_machine_arn)
+notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
-app = api_resolver()
+app = api_resolver(ApiSettings.from_env())
 
 
-@app.post(START_PATH, summary="Start illustrating every slide of a story")
-def start(request: Annotated[StartRequest, Body()]) -> tuple[StartResponse, int]:
+@app.post(
+    START_PATH,
+    summary="Start illustrating every slide of a story",
+    description="202 with a new job; 200 with the running job of the story, or the job an "
+    "Idempotency-Key already started.",
+    responses={
+        202: {"description": "Started a new job"},
+        200: {"description": "The story's running job, or the job this Idempotency-Key started"},
+        **error_responses(400, 401, 404, 409, 413, 415, 422, 503),
+    },
+)
+def start(
+    request: Annotated[StartRequest, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> tuple[StartResponse, int]:
     started = start_generation(
-        request.command(), stories=stories, jobs=jobs, workflow=workflow, clock=SystemClock(), config=config
+        request.command(idempotency_key),
+        caller_of(app.current_event.raw_event),
+        stories=stories,
+        jobs=jobs,
+        workflow=workflow,
+        notifier=notifier,
+        resolver=SystemResolver(),
+        clock=SystemClock(),
+        config=config,
     )
-    logger.info("generation started", masterJobId=started.master_job_id, totalSlides=started.total_slides)
-    return StartResponse.of(started), 202
+    logger.info(
+        "generation requested",
+        masterJobId=started.master_job_id,
+        created=started.created,
+        alreadyRunning=started.already_running,
+    )
+    return StartResponse.of(started), 202 if started.created else 200
 
 
 @logger.inject_lambda_context(clear_state=True)

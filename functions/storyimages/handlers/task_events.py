@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.failures import describe_failure
-from storyimages.domain.jobs import JobError
+from storyimages.domain.jobs import JobError, JobStatus
 
 
 class TaskEvent(BaseModel):
@@ -35,4 +35,14 @@ class SlideFailureTask(SlideTask):
 
 
 class JobFailureTask(TaskEvent):
+    error: CaughtError = CaughtError()
+
+
+class WebhookTask(TaskEvent):
+    run: int = Field(ge=0)
+    status: JobStatus
+    attempt: int = Field(default=0, ge=0)
+
+
+class WebhookFailureTask(WebhookTask):
     error: CaughtError = CaughtError()

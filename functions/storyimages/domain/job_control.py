@@ -1,0 +1,75 @@
+"""What an owner can do to a job: cancel it, or run its failed slides again."""
+
+from __future__ import annotations
+
+from storyimages.domain.errors import (
+    ClaimConflict,
+    JobAlreadyFinished,
+    JobStillRunning,
+    NothingToRetry,
+    StoryBusy,
+)
+from storyimages.domain.identity import Caller
+from storyimages.domain.job_runs import holding_job, start_execution
+from storyimages.domain.job_status import owned_job
+from storyimages.domain.jobs import JobError, JobStatus, MasterJob
+from storyimages.domain.ports import Clock, JobStore, Notifier, Workflow
+from storyimages.domain.start_generation import GenerationConfig
+
+CANCELLED = JobError("CANCELLED", "the job was cancelled before this slide was processed")
+
+
+def cancel_job(
+    job_id: str, caller: Caller, *, jobs: JobStore, workflow: Workflow, notifier: Notifier, clock: Clock
+) -> MasterJob:
+    """Stop the execution; slides not yet processed become skipped, images already made stay.
+    Cancelling a cancelled job again changes nothing."""
+    job = owned_job(job_id, caller, jobs)
+    if job.status is JobStatus.CANCELLED:
+        return job
+    if job.status.is_terminal:
+        raise JobAlreadyFinished(f"job {job_id!r} already ended as {job.status.value}")
+    workflow.stop(job.execution_name, cause=f"cancelled by its owner {caller.uid}")
+    jobs.finish_job(
+        job,
+        JobStatus.CANCELLED,
+        clock.now(),
+        skipped_slides=dict.fromkeys(job.unfinished_slides(), CANCELLED),
+    )
+    if job.webhook_url:
+        notifier.job_ended(job, JobStatus.CANCELLED)
+    return owned_job(job_id, caller, jobs)
+
+
+def retry_failed_slides(
+    job_id: str,
+    caller: Caller,
+    *,
+    jobs: JobStore,
+    workflow: Workflow,
+    notifier: Notifier,
+    clock: Clock,
+    config: GenerationConfig,
+) -> MasterJob:
+    """A new run over every slide that ended without an image, reusing the stored reference
+    image; the job reads `generating` again until that run ends."""
+    job = owned_job(job_id, caller, jobs)
+    if not job.status.is_terminal:
+        raise JobStillRunning(f"job {job_id!r} is still {job.status.value}; retry once it has ended")
+    slides = job.slides_needing_images()
+    if not slides:
+        raise NothingToRetry(f"every slide of job {job_id!r} has its image")
+    holder = jobs.current_lock(job.story_id)
+    other = holding_job(holder, jobs, workflow, notifier, clock)
+    if other is not None:
+        raise StoryBusy(f"job {other.job_id!r} is running for this story", details={"masterJobId": other.job_id})
+    run = job.run + 1
+    try:
+        jobs.restart_slides(job, slides, run=run, lock_seq=holder.next_seq if holder else 1, at=clock.now())
+    except ClaimConflict:
+        raise StoryBusy("another job for this story started a moment ago") from None
+    restarted = owned_job(job_id, caller, jobs)
+    start_execution(
+        restarted, slides, jobs=jobs, workflow=workflow, clock=clock, max_concurrency=config.max_concurrency
+    )
+    return restarted

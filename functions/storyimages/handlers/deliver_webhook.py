@@ -1,0 +1,42 @@
+"""Webhook state machine task: POST the signed event to the job's webhook URL, record the attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.dns_resolver import SystemResolver
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.secrets import secret_string
+from storyimages.adapters.webhook_sender import PinnedWebhookSender
+from storyimages.domain.webhooks import deliver_webhook
+from storyimages.handlers.task_events import WebhookTask
+from storyimages.settings import FirestoreSettings, WebhookDeliverySettings
+
+settings = WebhookDeliverySettings.from_env()
+jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+sender = PinnedWebhookSender()
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = WebhookTask.model_validate(event)
+    logger.append_keys(masterJobId=task.master_job_id, run=task.run, attempt=task.attempt)
+    outcome = deliver_webhook(
+        task.master_job_id,
+        task.run,
+        task.status,
+        task.attempt,
+        jobs=jobs,
+        sender=sender,
+        resolver=SystemResolver(),
+        policy=settings.policy(),
+        secret=secret_string(settings.secret_id),
+        clock=SystemClock(),
+    )
+    logger.info("webhook delivered", statusCode=outcome.last_status_code, event=outcome.event)
+    return {"status": outcome.status.value, "statusCode": outcome.last_status_code}

@@ -1,0 +1,77 @@
+"""POST /api/images/master-job/{masterJobId}/cancel and /retry: what an owner can do to a job."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storyimages.adapters.clock import SystemClock
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.s3_images import S3ImageStorage
+from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
+from storyimages.api.auth import caller_of
+from storyimages.api.openapi import error_responses
+from storyimages.api.resolver import api_resolver
+from storyimages.api.routes import CANCEL_PATH, RETRY_PATH
+from storyimages.api.schemas import JOB_ID_PATTERN, JobStatusResponse
+from storyimages.domain.job_control import cancel_job, retry_failed_slides
+from storyimages.domain.job_status import job_view
+from storyimages.settings import (
+    ApiSettings,
+    FirestoreSettings,
+    ImageSettings,
+    NotifierSettings,
+    StartSettings,
+    StorageSettings,
+)
+
+settings = StartSettings.from_env()
+config = settings.generation(ImageSettings.from_env())
+jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+storage = S3ImageStorage(StorageSettings.from_env().bucket)
+workflow = StepFunctionsWorkflow(settings.state_machine_arn)
+notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
+logger = Logger()
+app = api_resolver(ApiSettings.from_env())
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
+
+
+@app.post(CANCEL_PATH, summary="Cancel a running job", responses=error_responses(401, 404, 409, 422))
+def cancel(masterJobId: JobId) -> JobStatusResponse:
+    job = cancel_job(
+        masterJobId,
+        caller_of(app.current_event.raw_event),
+        jobs=jobs,
+        workflow=workflow,
+        notifier=notifier,
+        clock=SystemClock(),
+    )
+    logger.info("job cancelled", masterJobId=job.job_id)
+    return JobStatusResponse.of(job_view(job, storage))
+
+
+@app.post(
+    RETRY_PATH,
+    summary="Generate the slides that have no image again",
+    responses={202: {"description": "Retrying"}, **error_responses(401, 404, 409, 422, 503)},
+)
+def retry(masterJobId: JobId) -> tuple[JobStatusResponse, int]:
+    job = retry_failed_slides(
+        masterJobId,
+        caller_of(app.current_event.raw_event),
+        jobs=jobs,
+        workflow=workflow,
+        notifier=notifier,
+        clock=SystemClock(),
+        config=config,
+    )
+    logger.info("job retried", masterJobId=job.job_id, run=job.run)
+    return JobStatusResponse.of(job_view(job, storage)), 202
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

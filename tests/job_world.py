@@ -1,0 +1,78 @@
+"""A job started through the real use case, with every port faked: the world the domain tests act in."""
+
+from __future__ import annotations
+
+from storyimages.domain.identity import Caller
+from storyimages.domain.job_completion import finalize_job, mark_job_failed
+from storyimages.domain.jobs import JobError, JobStatus, MasterJob, Summary
+from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, record_slide_failure
+from storyimages.domain.start_generation import GenerationConfig, StartCommand, StartOptions, start_generation
+from tests.fakes import (
+    FakeImageGenerator,
+    FakeImageStorage,
+    FakeJobStore,
+    FakeNotifier,
+    FakeResolver,
+    FakeStories,
+    FakeWorkflow,
+    FixedClock,
+)
+from tests.stories import story_document
+
+OWNER = Caller("user-1")
+
+
+class World:
+    """A started job and the ports a slide task works with."""
+
+    def __init__(
+        self,
+        config: GenerationConfig,
+        *,
+        slides: int = 3,
+        consistency: bool = True,
+        webhook_url: str | None = None,
+    ) -> None:
+        self.config = config
+        self.jobs = FakeJobStore()
+        self.images = FakeImageGenerator()
+        self.storage = FakeImageStorage()
+        self.clock = FixedClock()
+        self.workflow = FakeWorkflow()
+        self.notifier = FakeNotifier()
+        self.resolver = FakeResolver()
+        self.stories = FakeStories({"fox": story_document(slides)})
+        started = start_generation(
+            StartCommand("fox", use_character_consistency=consistency, options=StartOptions(webhook_url=webhook_url)),
+            OWNER,
+            stories=self.stories,
+            jobs=self.jobs,
+            workflow=self.workflow,
+            notifier=self.notifier,
+            resolver=self.resolver,
+            clock=self.clock,
+            config=config,
+        )
+        self.job_id = started.master_job_id
+        self.jobs.commits.clear()
+
+    def generate(self, slide: int) -> SlideOutcome:
+        return generate_slide_image(
+            self.job_id, slide, jobs=self.jobs, images=self.images, storage=self.storage, clock=self.clock
+        )
+
+    def fail(self, slide: int, code: str = "IMAGE_REJECTED") -> SlideOutcome:
+        return record_slide_failure(self.job_id, slide, JobError(code, "no"), jobs=self.jobs, clock=self.clock)
+
+    def finalize(self) -> tuple[JobStatus, Summary]:
+        return finalize_job(self.job_id, jobs=self.jobs, notifier=self.notifier, clock=self.clock)
+
+    def mark_failed(self, error: JobError) -> Summary:
+        return mark_job_failed(self.job_id, error, jobs=self.jobs, notifier=self.notifier, clock=self.clock)
+
+    @property
+    def job(self) -> MasterJob:
+        return self.jobs.jobs[self.job_id]
+
+    def key(self, slide: int) -> str:
+        return f"images/fox/{self.job_id}/slide-{slide}.png"

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import pytest
+
+from storyimages.domain.errors import (
+    ImageRejected,
+    JobAlreadyFinished,
+    JobNotFound,
+    JobStillRunning,
+    NothingToRetry,
+    StoryBusy,
+)
+from storyimages.domain.identity import Caller
+from storyimages.domain.job_control import cancel_job, retry_failed_slides
+from storyimages.domain.jobs import JobStatus, SlideStatus
+from storyimages.domain.start_generation import StartCommand, start_generation
+from tests.job_world import OWNER, World
+
+
+def cancel(world: World, caller: Caller = OWNER):  # type: ignore[no-untyped-def]
+    return cancel_job(
+        world.job_id, caller, jobs=world.jobs, workflow=world.workflow, notifier=world.notifier, clock=world.clock
+    )
+
+
+def retry(world: World, caller: Caller = OWNER):  # type: ignore[no-untyped-def]
+    return retry_failed_slides(
+        world.job_id,
+        caller,
+        jobs=world.jobs,
+        workflow=world.workflow,
+        notifier=world.notifier,
+        clock=world.clock,
+        config=world.config,
+    )
+
+
+def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(config) -> None:
+    world = World(config, slides=4)
+    world.generate(1)
+    world.generate(2)
+
+    job = cancel(world)
+
+    assert job.status is JobStatus.CANCELLED
+    assert world.workflow.stopped == [world.job_id]
+    assert [job.slide(n).status for n in (1, 2, 3, 4)] == [SlideStatus.COMPLETED] * 2 + [SlideStatus.SKIPPED] * 2
+    assert job.slide(3).error is not None and job.slide(3).error.code == "CANCELLED"
+    assert world.jobs.current_lock("fox").released
+
+
+def test_given_a_cancelled_job_when_cancelled_again_then_nothing_changes(config) -> None:
+    world = World(config)
+    cancel(world)
+    commits = list(world.jobs.commits)
+
+    assert cancel(world).status is JobStatus.CANCELLED
+    assert world.jobs.commits == commits
+
+
+def test_given_a_finished_job_when_cancelled_then_it_is_refused(config) -> None:
+    world = World(config, slides=1)
+    world.generate(1)
+    world.finalize()
+
+    with pytest.raises(JobAlreadyFinished):
+        cancel(world)
+
+
+def test_given_a_job_with_a_webhook_when_cancelled_then_the_cancellation_is_notified(config) -> None:
+    world = World(config, webhook_url="https://hooks.example.com/x")
+
+    cancel(world)
+
+    assert world.notifier.notified == [(world.job_id, 0, JobStatus.CANCELLED)]
+
+
+def test_given_someone_elses_job_when_cancelled_or_retried_then_it_reads_as_missing(config) -> None:
+    world = World(config)
+
+    with pytest.raises(JobNotFound):
+        cancel(world, Caller("intruder"))
+    with pytest.raises(JobNotFound):
+        retry(world, Caller("intruder"))
+    assert world.workflow.stopped == []
+
+
+def test_given_a_job_that_cancelled_mid_image_when_a_late_task_writes_then_the_app_sees_no_work_in_progress(
+    config,
+) -> None:
+    world = World(config, slides=2)
+    world.jobs.mark_slide_generating(world.job_id, 1, world.clock.now())
+    cancel(world)
+    # The image task that was running writes after the cancel
+    world.jobs.mark_slide_generating(world.job_id, 2, world.clock.now())
+
+    summary = world.job.summary()
+
+    assert world.job.visible_slides()[2].status is SlideStatus.SKIPPED
+    assert (summary.in_progress, summary.skipped) == (0, 2)
+
+
+def test_given_failed_slides_when_retried_then_a_new_run_covers_only_them_and_reuses_the_reference(config) -> None:
+    world = World(config, slides=4)
+    world.generate(1)
+    world.images.failures.append(ImageRejected("no"))
+    with pytest.raises(ImageRejected):
+        world.generate(2)
+    world.fail(2)
+    world.generate(3)
+    world.fail(4)
+    world.finalize()
+
+    job = retry(world)
+
+    assert (job.status, job.run, job.lock_seq) == (JobStatus.PENDING, 1, 2)
+    assert [job.slide(n).status for n in (1, 2, 3, 4)] == [
+        SlideStatus.COMPLETED,
+        SlideStatus.PENDING,
+        SlideStatus.COMPLETED,
+        SlideStatus.PENDING,
+    ]
+    assert job.slide(2).error is None
+    assert world.workflow.started[f"{world.job_id}-retry-1"] == {
+        "masterJobId": world.job_id,
+        "run": 1,
+        "firstSlide": 2,
+        "remainingSlides": [4],
+        "delaySeconds": 2,
+        "maxConcurrency": 1,
+    }
+    # counts stay consistent: two images made, two to go
+    assert (job.summary().completed, job.summary().in_progress, job.summary().errors) == (2, 2, 0)
+
+    world.generate(2)
+    world.generate(4)
+    assert world.images.requests[-1].reference == world.storage.objects[world.key(1)]
+    status, summary = world.finalize()
+    assert (status, summary.completed) == (JobStatus.COMPLETED, 4)
+
+
+def test_given_a_running_job_when_retried_then_it_is_refused(config) -> None:
+    with pytest.raises(JobStillRunning):
+        retry(World(config))
+
+
+def test_given_a_job_with_every_image_when_retried_then_there_is_nothing_to_retry(config) -> None:
+    world = World(config, slides=1)
+    world.generate(1)
+    world.finalize()
+
+    with pytest.raises(NothingToRetry):
+        retry(world)
+
+
+def test_given_a_newer_job_running_for_the_story_when_an_old_job_is_retried_then_the_story_is_busy(config) -> None:
+    world = World(config, slides=1)
+    world.fail(1)
+    world.finalize()
+    world.clock.advance(seconds=1)
+    newer = start_generation(
+        StartCommand("fox"),
+        OWNER,
+        stories=world.stories,
+        jobs=world.jobs,
+        workflow=world.workflow,
+        notifier=world.notifier,
+        resolver=world.resolver,
+        clock=world.clock,
+        config=world.config,
+    )
+
+    with pytest.raises(StoryBusy) as caught:
+        retry(world)
+
+    assert caught.value.details == {"masterJobId": newer.master_job_id}
