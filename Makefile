@@ -15,6 +15,7 @@ help:
 	@echo "make test            lint, type-check and every test suite"
 	@echo "make local           run the local stack in the foreground (gateway on :$${PORT:-3000})"
 	@echo "make token UID=...   a development ID token from the running local stack"
+	@echo "make openapi         regenerate docs/openapi.json from the code"
 	@echo "make unit|integration|infrastructure|e2e   one test suite"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
 
@@ -36,6 +37,9 @@ demo: install
 
 local: install
 	$(BIN)/python -m local_stack
+
+openapi: $(STAMP)/python
+	$(BIN)/python -m tools.openapi
 
 token: $(STAMP)/python
 	@$(BIN)/python -m local_stack.token $(or $(UID),demo-user)
@@ -63,6 +67,8 @@ test: lint typecheck unit integration infrastructure e2e
 
 bench: install
 	$(BIN)/python bench/orchestration.py
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/api_probe.py
 
 lock: $(STAMP)/python
 	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 lambda.in -o lambda.lock

@@ -9,3 +9,8 @@ import os
 
 # gRPC's C core logs an INFO line whenever the emulator closes a connection at shutdown.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import logging
+
+# moto's ASL engine warns about executions still running when the stack stops.
+logging.getLogger("moto").setLevel(logging.ERROR)

@@ -1,0 +1,160 @@
+"""Throw a catalogue of hostile and careless requests at the API on the local stack and print
+what each one got: the record of what was tried against the API.
+
+    .venv/bin/python bench/api_probe.py
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
+
+from local_stack.identity import SigningKey  # noqa: E402
+from local_stack.stack import LocalConfig, LocalStack  # noqa: E402
+from tests.api_client import START, ApiClient  # noqa: E402
+from tests.stories import story_document  # noqa: E402
+
+
+def main() -> None:
+    config = LocalConfig(delay_seconds=0, image_size="64x64", examples_dir=None)
+    with LocalStack(config) as stack:
+        for story_id, owner in (("probe-story", "user-1"), ("probe-race", "user-1"), ("other-story", "user-2")):
+            stack.db.collection("stories").document(story_id).create(story_document(3, owner=owner))
+        stack.db.collection("stories").document("probe-empty").create({"ownerId": "user-1", "slides": []})
+        owner, stranger = ApiClient(stack.url, stack.token("user-1")), ApiClient(stack.url, stack.token("user-2"))
+        anonymous = ApiClient(stack.url, None)
+        now = int(time.time())
+        forged = SigningKey.generate()
+        forged.key_id = stack.identities.key.key_id
+        job = owner.start_job("probe-story")
+        attempts: list[tuple[str, Any]] = [
+            ("no Authorization header", lambda: anonymous.start("probe-story")),
+            ("Basic credentials", lambda: _raw(stack, "POST", START, {"Authorization": "Basic dXNlcjpwdw=="})),
+            ("Bearer garbage", lambda: ApiClient(stack.url, "garbage").start("probe-story")),
+            (
+                "expired token",
+                lambda: ApiClient(stack.url, stack.token("user-1", exp=now - 60, iat=now - 3660)).start("probe-story"),
+            ),
+            (
+                "forged signature, real key id",
+                lambda: ApiClient(stack.url, forged.sign(stack.identities.claims("user-1"))).start("probe-story"),
+            ),
+            (
+                "token for another project",
+                lambda: ApiClient(
+                    stack.url, stack.token("user-1", aud="other", iss="https://securetoken.google.com/other")
+                ).start("probe-story"),
+            ),
+            (
+                "unsigned token (alg none)",
+                lambda: ApiClient(stack.url, ".".join(stack.token("user-1").split(".")[:2]) + ".").start("probe-story"),
+            ),
+            ("someone else's story", lambda: stranger.start("probe-story")),
+            ("someone else's job: status", lambda: stranger.status(job)),
+            ("someone else's job: cancel", lambda: stranger.cancel(job)),
+            ("someone else's job: retry", lambda: stranger.retry(job)),
+            ("unknown story", lambda: owner.start("no-such-story")),
+            ("story id with a slash", lambda: owner.start("../../etc")),
+            ("story id of 41 characters", lambda: owner.start("s" * 41)),
+            ("story with no slides", lambda: owner.start("probe-empty")),
+            (
+                "malformed JSON",
+                lambda: _raw(stack, "POST", START, owner.headers({"Content-Type": "application/json"}), "{oops"),
+            ),
+            (
+                "body that is not UTF-8",
+                lambda: _raw(stack, "POST", START, owner.headers({"Content-Type": "application/json"}), b"\xff\xfe"),
+            ),
+            (
+                "form-encoded body",
+                lambda: _raw(
+                    stack,
+                    "POST",
+                    START,
+                    owner.headers({"Content-Type": "application/x-www-form-urlencoded"}),
+                    "storyId=probe-story",
+                ),
+            ),
+            (
+                "64 KiB body",
+                lambda: _raw(
+                    stack,
+                    "POST",
+                    START,
+                    owner.headers({"Content-Type": "application/json"}),
+                    '{"storyId":"' + "x" * 65536 + '"}',
+                ),
+            ),
+            ("unknown field", lambda: owner.start("probe-story", admin=True)),
+            ("string where a boolean goes", lambda: owner.start("probe-story", useCharacterConsistency="true")),
+            ("delaySeconds above the configured maximum", lambda: owner.start("probe-story", delaySeconds=3600)),
+            ("size not allowed here", lambda: owner.start("probe-story", size="4096x4096")),
+            (
+                "webhook to the metadata service",
+                lambda: owner.start("probe-story", webhookUrl="https://169.254.169.254/latest/meta-data/"),
+            ),
+            ("webhook to localhost", lambda: owner.start("probe-story", webhookUrl="https://localhost/hook")),
+            ("webhook to 10.0.0.1", lambda: owner.start("probe-story", webhookUrl="https://10.0.0.1/hook")),
+            (
+                "webhook to ::ffff:127.0.0.1",
+                lambda: owner.start("probe-story", webhookUrl="https://[::ffff:127.0.0.1]/hook"),
+            ),
+            ("webhook over plain http", lambda: owner.start("probe-story", webhookUrl="http://example.com/hook")),
+            ("webhook with file:// scheme", lambda: owner.start("probe-story", webhookUrl="file:///etc/passwd")),
+            ("start while the story's job runs", lambda: owner.start("probe-story")),
+            ("Idempotency-Key reused for another body", lambda: _reuse_key(owner)),
+            ("retry a running job", lambda: owner.retry(job)),
+            ("unknown route", lambda: _raw(stack, "GET", "/api/admin", owner.headers())),
+            ("wrong method", lambda: _raw(stack, "DELETE", START, owner.headers())),
+            ("job id with spaces", lambda: _raw(stack, "GET", "/api/images/master-job/a%20b", owner.headers())),
+        ]
+        print(f"{'attempt':<46}{'status':>7}  code")
+        for name, attempt in attempts:
+            response = attempt()
+            print(f"{name:<46}{response.status_code:>7}  {_code(response)}")
+        print(f"{'20 identical starts at once':<46}{_race(owner):>7}")
+
+
+def _raw(stack: LocalStack, method: str, path: str, headers: dict[str, str], body: Any = None) -> requests.Response:
+    return requests.request(method, f"{stack.url}{path}", headers=headers, data=body, timeout=30)
+
+
+def _reuse_key(client: ApiClient) -> requests.Response:
+    client.start("probe-race", headers={"Idempotency-Key": "probe-key"})
+    return client.start("probe-race", headers={"Idempotency-Key": "probe-key"}, useCharacterConsistency=False)
+
+
+def _race(client: ApiClient) -> str:
+    client.wait(client.start("probe-race").json()["data"]["masterJobId"])
+    barrier, answers = threading.Barrier(20), []
+
+    def start() -> None:
+        barrier.wait()
+        answers.append(client.start("probe-race"))
+
+    threads = [threading.Thread(target=start) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    jobs = {a.json()["data"]["masterJobId"] for a in answers}
+    created = sum(a.status_code == 202 for a in answers)
+    return f"  {created} created, {len(answers) - created} told 'already running', {len(jobs)} job id"
+
+
+def _code(response: requests.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "-" if response.ok else response.text[:40]
+
+
+if __name__ == "__main__":
+    main()
