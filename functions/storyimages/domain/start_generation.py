@@ -4,7 +4,7 @@ start the workflow, answer at once."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from storyimages.domain.errors import (
@@ -124,7 +124,7 @@ def start_generation(
     config: GenerationConfig,
 ) -> StartedJob:
     spec, delay, webhook_url = _resolve_options(command.options, config, resolver)
-    idempotency = _idempotency(command, caller, jobs, clock)
+    idempotency = _idempotency(command, caller, clock)
     if idempotency is not None and (replay := _replay(idempotency, jobs, config)):
         return replay
 
@@ -159,7 +159,7 @@ def start_generation(
     slide_jobs = [
         SlideJob(slide_job_id(job_id, n), job_id, command.story_id, n, prompt=story.slide_prompt(n)) for n in numbers
     ]
-    record = _with_job(idempotency, job_id) if idempotency is not None else None
+    record = replace(idempotency, job_id=job_id) if idempotency is not None else None
     try:
         jobs.create_job(job, slide_jobs, idempotency=record)
     except ClaimConflict:
@@ -199,7 +199,8 @@ def _resolve_options(
     )
 
 
-def _idempotency(command: StartCommand, caller: Caller, jobs: JobStore, clock: Clock) -> IdempotencyRecord | None:
+def _idempotency(command: StartCommand, caller: Caller, clock: Clock) -> IdempotencyRecord | None:
+    """The record this request would leave; its job id is filled in once the job exists."""
     if command.idempotency_key is None:
         return None
     return IdempotencyRecord(
@@ -209,10 +210,6 @@ def _idempotency(command: StartCommand, caller: Caller, jobs: JobStore, clock: C
         job_id="",
         created_at=clock.now(),
     )
-
-
-def _with_job(record: IdempotencyRecord, job_id: str) -> IdempotencyRecord:
-    return IdempotencyRecord(record.key_id, record.owner_id, record.request_hash, job_id, record.created_at)
 
 
 def _replay(asked: IdempotencyRecord, jobs: JobStore, config: GenerationConfig) -> StartedJob | None:
