@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install demo local token openapi test lint typecheck unit integration infrastructure e2e bench lock clean
+.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e bench lock clean
 
 help:
 	@echo "make demo            illustrate the example stories on the local stack, write out/"
@@ -16,6 +16,7 @@ help:
 	@echo "make local           run the local stack in the foreground (gateway on :$${PORT:-3000})"
 	@echo "make token UID=...   a development ID token from the running local stack"
 	@echo "make openapi         regenerate docs/openapi.json from the code"
+	@echo "make synth           synthesize the CDK app offline into cdk.out/ (bundles the Lambda asset)"
 	@echo "make unit|integration|infrastructure|e2e   one test suite"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
 
@@ -37,6 +38,9 @@ demo: install
 
 local: install
 	$(BIN)/python -m local_stack
+
+synth: install
+	node_modules/.bin/cdk synth --no-notices --quiet
 
 openapi: $(STAMP)/python
 	$(BIN)/python -m tools.openapi
@@ -69,6 +73,7 @@ bench: install
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/api_probe.py
+	$(BIN)/python bench/cost.py
 
 lock: $(STAMP)/python
 	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 lambda.in -o lambda.lock

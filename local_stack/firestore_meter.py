@@ -1,6 +1,8 @@
 """Count the Firestore RPCs this process sends: every write of the client library goes through
-one Commit RPC and every read of documents through BatchGetDocuments, so patching those two
-methods of the generated client counts exactly what reaches the server."""
+one Commit RPC, every read of documents by id through BatchGetDocuments and every query through
+RunQuery, so patching those three methods of the generated client counts exactly what reaches
+the server (and what Firestore bills: a document read per document returned, at least one per
+query)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from google.cloud.firestore_v1.services.firestore import FirestoreClient
 class FirestoreMeter:
     commits: list[list[str]] = field(default_factory=list)  # document paths written, per commit
     reads: list[list[str]] = field(default_factory=list)  # document paths asked for, per read
+    queries: list[int] = field(default_factory=list)  # documents returned, per query
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _originals: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __enter__(self) -> FirestoreMeter:
         meter = self
         commit, batch_get = FirestoreClient.commit, FirestoreClient.batch_get_documents
-        self._originals = {"commit": commit, "batch_get_documents": batch_get}
+        run_query = FirestoreClient.run_query
+        self._originals = {"commit": commit, "batch_get_documents": batch_get, "run_query": run_query}
 
         def counted_commit(client: Any, request: Any = None, **kwargs: Any) -> Any:
             writes = (request or {}).get("writes", []) if isinstance(request, dict) else request.writes
@@ -41,10 +45,22 @@ class FirestoreMeter:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         FirestoreClient.commit = self._originals["commit"]  # type: ignore[method-assign]
         FirestoreClient.batch_get_documents = self._originals["batch_get_documents"]  # type: ignore[method-assign]
+        FirestoreClient.run_query = self._originals["run_query"]  # type: ignore[method-assign]
 
-    def _record(self, into: list[list[str]], paths: list[str]) -> None:
+    def _record(self, into: list[Any], entry: Any) -> None:
         with self._lock:
-            into.append(paths)
+            into.append(entry)
+
+    @property
+    def document_writes(self) -> int:
+        with self._lock:
+            return sum(len(c) for c in self.commits)
+
+    @property
+    def billed_reads(self) -> int:
+        """Documents read by id, plus each query's documents (a query that finds none costs one)."""
+        with self._lock:
+            return sum(len(r) for r in self.reads) + sum(max(1, n) for n in self.queries)
 
     def commits_touching(self, document_prefix: str) -> list[list[str]]:
         with self._lock:

@@ -24,8 +24,9 @@ def validate(asl: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, check=False)
 
 
-def test_given_the_rendered_definition_when_validated_then_it_is_valid(tmp_path: Path) -> None:
-    result = validate(json.loads(definition.render()), tmp_path)
+@pytest.mark.parametrize("name", definition.STATE_MACHINES)
+def test_given_the_rendered_definition_when_validated_then_it_is_valid(name: str, tmp_path: Path) -> None:
+    result = validate(json.loads(definition.render(name)), tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

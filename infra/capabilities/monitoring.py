@@ -1,0 +1,109 @@
+"""Alarms on what needs a person (failed executions, Lambda errors and throttles, API 5xx),
+sent to an SNS topic (and an e-mail address when configured), and one dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        functions: Mapping[str, lambda_.Function],
+        throttled_function: lambda_.Function,
+        state_machines: Mapping[str, sfn.StateMachine],
+        api: apigw.RestApi,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            display_name="storyimages alarms",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        for name, machine in state_machines.items():
+            self._alarm(f"{name}ExecutionsFailed", machine.metric_failed(period=FIVE_MINUTES), 1)
+            self._alarm(f"{name}ExecutionsTimedOut", machine.metric_timed_out(period=FIVE_MINUTES), 1)
+        for name, function in functions.items():
+            self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1)
+        # The image function's reserved concurrency throttles by design (Step Functions retries);
+        # throttling that lasts means the cap is too low for the load.
+        self._alarm(
+            "ImageThrottlesSustained",
+            throttled_function.metric_throttles(period=FIVE_MINUTES),
+            10,
+            evaluation_periods=3,
+        )
+        for name, function in functions.items():
+            if function is not throttled_function:
+                self._alarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES), 1)
+        self._alarm("Api5xx", api.metric_server_error(period=FIVE_MINUTES), 1)
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Executions",
+                left=[
+                    metric
+                    for machine in state_machines.values()
+                    for metric in (
+                        machine.metric_started(period=FIVE_MINUTES),
+                        machine.metric_succeeded(period=FIVE_MINUTES),
+                        machine.metric_failed(period=FIVE_MINUTES),
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[api.metric_count(period=FIVE_MINUTES)],
+                right=[api.metric_client_error(period=FIVE_MINUTES), api.metric_server_error(period=FIVE_MINUTES)],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda errors",
+                left=[f.metric_errors(period=FIVE_MINUTES, label=n) for n, f in functions.items()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Image function: duration and throttles",
+                left=[throttled_function.metric_duration(period=FIVE_MINUTES, statistic="p90")],
+                right=[throttled_function.metric_throttles(period=FIVE_MINUTES)],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
+        )
+
+    def _alarm(self, name: str, metric: cloudwatch.Metric, threshold: float, evaluation_periods: int = 1) -> None:
+        alarm = metric.create_alarm(
+            self,
+            name,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

@@ -1,0 +1,49 @@
+"""The deployment's configuration, from `cdk.json` context (`storyimages`) or `-c` overrides.
+
+Validated once, before any resource is defined, so a typo fails synth with the key's name."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONTEXT_KEY = "storyimages"
+
+
+class StackConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    environment: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    firebase_project_id: str = Field(alias="firebaseProjectId", min_length=1)
+    max_concurrency: int = Field(default=1, alias="maxConcurrency", ge=1, le=40)
+    delay_seconds: int = Field(default=2, alias="delaySeconds", ge=0, le=3600)
+    max_delay_seconds: int = Field(default=60, alias="maxDelaySeconds", ge=0, le=3600)
+    image_model: str = Field(default="gpt-image-2", alias="imageModel", min_length=1)
+    image_size: str = Field(default="1024x1024", alias="imageSize")
+    image_quality: str = Field(default="medium", alias="imageQuality")
+    max_slides: int = Field(default=50, alias="maxSlides", ge=1, le=499)
+    cors_allowed_origins: tuple[str, ...] = Field(default=(), alias="corsAllowedOrigins")
+    # A global cap on images in flight across all stories (reserved concurrency).
+    image_concurrency: int = Field(default=5, alias="imageConcurrency", ge=1, le=1000)
+    image_timeout_seconds: int = Field(default=300, alias="imageTimeoutSeconds", ge=60, le=900)
+    image_retention_days: int = Field(default=90, alias="imageRetentionDays", ge=1)
+    log_retention_days: int = Field(default=30, alias="logRetentionDays", ge=1)
+    api_throttle_rate_limit: int = Field(default=20, alias="apiThrottleRateLimit", ge=1)
+    api_throttle_burst_limit: int = Field(default=40, alias="apiThrottleBurstLimit", ge=1)
+    alarm_email: str | None = Field(default=None, alias="alarmEmail")
+    removal_policy: Literal["retain", "destroy"] = Field(default="retain", alias="removalPolicy")
+
+    @model_validator(mode="after")
+    def _defaults_within_bounds(self) -> StackConfig:
+        if self.delay_seconds > self.max_delay_seconds:
+            raise ValueError("delaySeconds is larger than maxDelaySeconds")
+        return self
+
+    @classmethod
+    def from_context(cls, context: Any) -> StackConfig:
+        try:
+            return cls.model_validate(context or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise SystemExit(f"invalid `{CONTEXT_KEY}` context in cdk.json: {problems}") from None

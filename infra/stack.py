@@ -1,0 +1,142 @@
+"""The storyimages stack: composes the capabilities and wires them to each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import ArnFormat, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.bundling import lambda_code
+from infra.capabilities.api import Api
+from infra.capabilities.functions import Functions
+from infra.capabilities.image_bucket import ImageBucket
+from infra.capabilities.monitoring import Monitoring
+from infra.capabilities.secrets import Secrets
+from infra.capabilities.workflows import Workflows
+from infra.config import StackConfig
+from infra.nag import acknowledge, arn_of
+
+
+class StoryImagesStack(Stack):
+    def __init__(
+        self, scope: Construct, id: str, *, config: StackConfig, code: lambda_.Code | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self._environment = config.environment
+        removal = RemovalPolicy.DESTROY if config.removal_policy == "destroy" else RemovalPolicy.RETAIN
+        secrets = Secrets(self, "Secrets", removal_policy=removal)
+        images = ImageBucket(self, "ImageBucket", retention_days=config.image_retention_days, removal_policy=removal)
+        functions = Functions(
+            self, "Functions", config=config, code=code or lambda_code(), secrets=secrets, removal_policy=removal
+        )
+        workflows = Workflows(
+            self,
+            "Workflows",
+            functions=functions,
+            name_prefix=f"storyimages-{config.environment}",
+            log_retention_days=config.log_retention_days,
+            removal_policy=removal,
+        )
+        api = Api(
+            self,
+            "Api",
+            handlers={
+                "StartGeneration": functions.start_generation,
+                "JobStatus": functions.job_status,
+                "JobControl": functions.job_control,
+            },
+            authorizer_function=functions.authorizer,
+            stage_name=config.environment,
+            cors_allowed_origins=config.cors_allowed_origins,
+            throttle_rate_limit=config.api_throttle_rate_limit,
+            throttle_burst_limit=config.api_throttle_burst_limit,
+            log_retention_days=config.log_retention_days,
+            removal_policy=removal,
+        )
+        self._wire(functions, workflows, images)
+        Monitoring(
+            self,
+            "Monitoring",
+            functions=functions.all,
+            throttled_function=functions.generate_slide_image,
+            state_machines={
+                "ImageGeneration": workflows.image_generation,
+                "WebhookDelivery": workflows.webhook_delivery,
+            },
+            api=api.rest_api,
+            alarm_email=config.alarm_email,
+        )
+        CfnOutput(self, "ApiUrl", value=api.rest_api.url)
+        CfnOutput(self, "ImagesBucket", value=images.bucket.bucket_name)
+        CfnOutput(self, "OpenAIApiKeySecret", value=secrets.openai_api_key.secret_name)
+        CfnOutput(self, "FirebaseServiceAccountSecret", value=secrets.firebase_service_account.secret_name)
+        CfnOutput(self, "WebhookSigningSecret", value=secrets.webhook_signing.secret_name)
+
+    def _wire(self, functions: Functions, workflows: Workflows, images: ImageBucket) -> None:
+        """Each function gets the ARNs it is configured with and exactly the actions it calls."""
+        image_machine, webhook_machine = workflows.image_generation, workflows.webhook_delivery
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{workflows.image_generation_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        executions_finding = (
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{workflows.image_generation_name}:*"
+        )
+        for function in (functions.start_generation, functions.job_control):
+            function.add_environment("STATE_MACHINE_ARN", image_machine.state_machine_arn)
+            image_machine.grant_start_execution(function)
+            _allow(
+                function,
+                ["states:DescribeExecution", "states:StopExecution"],
+                executions,
+                finding=executions_finding,
+                reason="Executions are named per job at run time; the ARN pins the state machine.",
+            )
+        for function in (
+            functions.start_generation,
+            functions.job_control,
+            functions.finalize_job,
+            functions.mark_job_failed,
+        ):
+            function.add_environment("WEBHOOK_STATE_MACHINE_ARN", webhook_machine.state_machine_arn)
+            webhook_machine.grant_start_execution(function)
+
+        images_finding = f"{arn_of(images.bucket)}/images/*"
+        for function in (functions.job_status, functions.job_control, functions.generate_slide_image):
+            function.add_environment("IMAGES_BUCKET", images.bucket.bucket_name)
+        # Presigned URLs are signed with the reading function's own credentials.
+        for function in (functions.job_status, functions.job_control):
+            _allow(
+                function,
+                ["s3:GetObject"],
+                images.images_arn(),
+                finding=images_finding,
+                reason="Reads images under the images/ prefix, nothing else.",
+            )
+        _allow(
+            functions.generate_slide_image,
+            ["s3:GetObject", "s3:PutObject"],
+            images.images_arn(),
+            finding=images_finding,
+            reason="Writes and reads images under the images/ prefix, nothing else.",
+        )
+        # Without ListBucket, HEAD on a missing key answers 403 instead of 404.
+        functions.generate_slide_image.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[images.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["images/*"]}},
+            )
+        )
+
+
+def _allow(function: lambda_.Function, actions: list[str], resource: str, *, finding: str, reason: str) -> None:
+    """A statement on a resource pattern, acknowledged for cdk-nag with why the pattern is needed."""
+    function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+    assert function.role is not None
+    acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{finding}]", reason)
