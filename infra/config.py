@@ -20,12 +20,13 @@ class StackConfig(BaseModel):
     delay_seconds: int = Field(default=2, alias="delaySeconds", ge=0, le=3600)
     max_delay_seconds: int = Field(default=60, alias="maxDelaySeconds", ge=0, le=3600)
     image_model: str = Field(default="gpt-image-2", alias="imageModel", min_length=1)
-    image_size: str = Field(default="1024x1024", alias="imageSize")
-    image_quality: str = Field(default="medium", alias="imageQuality")
-    max_slides: int = Field(default=50, alias="maxSlides", ge=1, le=499)
+    image_size: str = Field(default="1024x1024", alias="imageSize", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
+    image_quality: str = Field(default="medium", alias="imageQuality", pattern=r"^[a-z]{1,20}$")
+    max_slides: int = Field(default=50, alias="maxSlides", ge=1, le=497)
     cors_allowed_origins: tuple[str, ...] = Field(default=(), alias="corsAllowedOrigins")
-    # A global cap on images in flight across all stories (reserved concurrency).
-    image_concurrency: int = Field(default=5, alias="imageConcurrency", ge=1, le=1000)
+    # A global cap on images in flight across all stories (reserved concurrency); null for
+    # none, on accounts whose concurrency limit is too small to reserve from (docs/deploy.md).
+    image_concurrency: int | None = Field(default=5, alias="imageConcurrency", ge=1, le=1000)
     image_timeout_seconds: int = Field(default=300, alias="imageTimeoutSeconds", ge=60, le=900)
     image_retention_days: int = Field(default=90, alias="imageRetentionDays", ge=1)
     log_retention_days: int = Field(default=30, alias="logRetentionDays", ge=1)
@@ -35,9 +36,12 @@ class StackConfig(BaseModel):
     removal_policy: Literal["retain", "destroy"] = Field(default="retain", alias="removalPolicy")
 
     @model_validator(mode="after")
-    def _defaults_within_bounds(self) -> StackConfig:
+    def _deployable(self) -> StackConfig:
         if self.delay_seconds > self.max_delay_seconds:
             raise ValueError("delaySeconds is larger than maxDelaySeconds")
+        if self.environment == "local":
+            # STORYIMAGES_ENV=local is the local stack's; every Lambda would refuse to start.
+            raise ValueError("environment `local` is reserved for the local stack")
         return self
 
     @classmethod

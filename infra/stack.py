@@ -87,12 +87,16 @@ class StoryImagesStack(Stack):
         executions_finding = (
             f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{workflows.image_generation_name}:*"
         )
-        for function in (functions.start_generation, functions.job_control):
+        # Start asks whether a story's execution still runs; job control also stops one.
+        for function, actions in (
+            (functions.start_generation, ["states:DescribeExecution"]),
+            (functions.job_control, ["states:DescribeExecution", "states:StopExecution"]),
+        ):
             function.add_environment("STATE_MACHINE_ARN", image_machine.state_machine_arn)
             image_machine.grant_start_execution(function)
             _allow(
                 function,
-                ["states:DescribeExecution", "states:StopExecution"],
+                actions,
                 executions,
                 finding=executions_finding,
                 reason="Executions are named per job at run time; the ARN pins the state machine.",

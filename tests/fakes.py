@@ -17,6 +17,7 @@ from storyimages.domain.jobs import (
     SlideJob,
     SlideState,
     SlideStatus,
+    Summary,
     WebhookOutcome,
 )
 from storyimages.domain.ports import GeneratedImage, ImageRequest
@@ -83,6 +84,14 @@ class FakeJobStore:
     def get_idempotency(self, key_id: str) -> IdempotencyRecord | None:
         return self.idempotency.get(key_id)
 
+    def remember_idempotency(self, record: IdempotencyRecord) -> None:
+        if record.key_id in self.idempotency:
+            raise ClaimConflict("exists")
+        self.idempotency[record.key_id] = record
+
+    def forget_idempotency(self, key_id: str) -> None:
+        self.idempotency.pop(key_id, None)
+
     def _update_slide(self, job_id: str, number: int, operation: str, **changes: Any) -> None:
         job = self.jobs[job_id]
         self.jobs[job_id] = replace(job, slides={**job.slides, number: replace(job.slides[number], **changes)})
@@ -112,22 +121,9 @@ class FakeJobStore:
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
         self._update_slide(job_id, slide_number, "failed", status=SlideStatus.FAILED, error=error, completed_at=at)
 
-    def finish_job(
-        self,
-        job: MasterJob,
-        status: JobStatus,
-        at: datetime,
-        *,
-        error: JobError | None = None,
-        skipped_slides: Mapping[int, JobError] | None = None,
-    ) -> None:
+    def finish_job(self, job: MasterJob, status: JobStatus, at: datetime, *, error: JobError | None = None) -> None:
         current = self.jobs[job.job_id]
-        slides: dict[int, SlideState] = dict(current.slides)
-        for number, reason in (skipped_slides or {}).items():
-            slides[number] = replace(slides[number], status=SlideStatus.SKIPPED, error=reason)
-        self.jobs[job.job_id] = replace(
-            current, status=status, finished_at=at, updated_at=at, error=error, slides=slides
-        )
+        self.jobs[job.job_id] = replace(current, status=status, finished_at=at, updated_at=at, error=error)
         claim = (job.story_id, job.lock_seq)
         self.claims[claim] = replace(self.claims[claim], released=True)
         self.commits.append(("finish", job.job_id))
@@ -220,9 +216,14 @@ class FakeWorkflow:
 @dataclass
 class FakeNotifier:
     notified: list[tuple[str, int, JobStatus]] = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)
+    unavailable: bool = False
 
-    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
-        self.notified.append((job.job_id, job.run, status))
+    def job_ended(self, job: MasterJob) -> None:
+        if self.unavailable:
+            raise WorkflowStartFailed("Step Functions is unavailable")
+        self.notified.append((job.job_id, job.run, job.status))
+        self.summaries.append(job.summary())
 
 
 @dataclass

@@ -40,14 +40,18 @@ print(json.dumps({{"seconds": time.perf_counter() - started,
 """
 
 
-def cold_import(name: str) -> dict[str, object]:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "functions"), **LAMBDA_ENV}
+def cold_import(name: str, lambda_env: dict[str, str] | None = None) -> dict[str, object]:
+    """Import handler `name` in a fresh interpreter with `lambda_env` (default LAMBDA_ENV) as its
+    whole environment; a handler whose settings fail to load fails the import."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "functions"), **(lambda_env or LAMBDA_ENV)}
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(name=name)],
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=ROOT,
     )
+    if result.returncode != 0:
+        raise AssertionError(f"storyimages.handlers.{name} did not import:\n{result.stderr[-2000:]}")
     return dict(json.loads(result.stdout))

@@ -11,7 +11,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.dns_resolver import SystemResolver
-from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.firestore_stories import FirestoreStories
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.domain.identity import Caller
 from storyimages.domain.jobs import MasterJob

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from storyimages.domain.jobs import ImageSpec
-from storyimages.domain.start_generation import GenerationConfig, OptionLimits
-from storyimages.domain.webhooks import WebhookPolicy
+
+if TYPE_CHECKING:  # imported where used: the authorizer and task Lambdas never load them
+    from storyimages.domain.start_generation import GenerationConfig
+    from storyimages.domain.webhooks import WebhookPolicy
 
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 
@@ -95,6 +97,8 @@ class WebhookSettings(DeploymentSettings):
         return self
 
     def policy(self) -> WebhookPolicy:
+        from storyimages.domain.webhooks import WebhookPolicy
+
         return WebhookPolicy(allow_loopback=self.allow_loopback)
 
 
@@ -158,8 +162,9 @@ class StartSettings(EnvSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
     delay_seconds: int = Field(default=2, alias="DELAY_SECONDS", ge=0, le=3600)
     max_concurrency: int = Field(default=1, alias="MAX_CONCURRENCY", ge=1, le=40)
-    # One batch commit creates the master job and every slide job: Firestore allows 500 writes.
-    max_slides: int = Field(default=50, alias="MAX_SLIDES", ge=1, le=499)
+    # One batch commit creates the master job, every slide job, the story's claim and the
+    # idempotency record: N + 3 writes, and Firestore allows 500 in a commit.
+    max_slides: int = Field(default=50, alias="MAX_SLIDES", ge=1, le=497)
     seconds_per_image: int = Field(default=60, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1)
     max_delay_seconds: int = Field(default=60, alias="MAX_DELAY_SECONDS", ge=0, le=3600)
     allowed_sizes: str = Field(default="auto,1024x1024,1536x1024,1024x1536", alias="ALLOWED_IMAGE_SIZES")
@@ -167,6 +172,9 @@ class StartSettings(EnvSettings):
 
     def generation(self, image: ImageSettings, webhooks: WebhookSettings | None = None) -> GenerationConfig:
         """The defaults must be among the allowed values, or every request without options would fail."""
+        from storyimages.domain.start_generation import GenerationConfig, OptionLimits
+        from storyimages.domain.webhooks import WebhookPolicy
+
         limits = OptionLimits(
             max_delay_seconds=max(self.max_delay_seconds, self.delay_seconds),
             sizes=tuple(dict.fromkeys([*_listed(self.allowed_sizes), image.size])),

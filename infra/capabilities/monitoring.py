@@ -9,6 +9,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -17,6 +18,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
+# These raise to Step Functions on rate limits and unreachable receivers, and it retries.
+RETRIED_BY_DESIGN = frozenset({"GenerateSlideImage", "DeliverWebhook"})
 
 
 class Monitoring(Construct):
@@ -32,22 +35,26 @@ class Monitoring(Construct):
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(
-            self,
-            "Alarms",
-            display_name="storyimages alarms",
-            enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
-        )
+        # A key of our own: CloudWatch cannot publish to a topic encrypted with alias/aws/sns,
+        # whose key policy no one can extend to it.
+        key = kms.Key(self, "AlarmsKey", description="storyimages alarm topic", enable_key_rotation=True)
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "Alarms", display_name="storyimages alarms", enforce_ssl=True, master_key=key)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms: list[cloudwatch.Alarm] = []
 
         for name, machine in state_machines.items():
-            self._alarm(f"{name}ExecutionsFailed", machine.metric_failed(period=FIVE_MINUTES), 1)
+            # A job whose every slide was refused, or a receiver that stayed down for hours, ends
+            # an execution failed now and then; several in five minutes is an outage.
+            self._alarm(f"{name}ExecutionsFailed", machine.metric_failed(period=FIVE_MINUTES), 3)
             self._alarm(f"{name}ExecutionsTimedOut", machine.metric_timed_out(period=FIVE_MINUTES), 1)
         for name, function in functions.items():
-            self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1)
+            if name in RETRIED_BY_DESIGN:
+                # Only errors that go on for fifteen minutes need a person.
+                self._alarm(f"{name}ErrorsSustained", function.metric_errors(period=FIVE_MINUTES), 10, 3)
+            else:
+                self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1)
         # The image function's reserved concurrency throttles by design (Step Functions retries);
         # throttling that lasts means the cap is too low for the load.
         self._alarm(

@@ -197,3 +197,22 @@ def test_given_a_body_that_is_not_utf8_when_posted_then_400(stack, api) -> None:
     )
 
     assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON")
+
+
+def test_given_json_nested_past_reason_when_posted_then_400_not_a_crash(stack, api) -> None:
+    body = "[" * 5000 + "]" * 5000
+
+    response = requests.post(
+        f"{stack.url}{START}", data=body, headers=api.headers({"Content-Type": "application/json"}), timeout=10
+    )
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON")
+
+
+@pytest.mark.parametrize("reserved", ["__story__", "__x__"])
+def test_given_an_id_firestore_reserves_when_asked_then_404(stack, api, reserved: str) -> None:
+    started = api.start(reserved)
+    status = api.status(reserved)
+
+    assert (started.status_code, started.json()["error"]["code"]) == (404, "STORY_NOT_FOUND")
+    assert (status.status_code, status.json()["error"]["code"]) == (404, "JOB_NOT_FOUND")

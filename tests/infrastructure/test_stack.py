@@ -128,10 +128,7 @@ def test_api_functions_answer_within_api_gateways_29_seconds(template) -> None:
     ("name", "expected"),
     [
         ("Authorizer", set()),
-        (
-            "StartGeneration",
-            READ_SECRET | {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"},
-        ),
+        ("StartGeneration", READ_SECRET | {"states:StartExecution", "states:DescribeExecution"}),
         ("JobStatus", READ_SECRET | {"s3:GetObject"}),
         (
             "JobControl",
@@ -214,6 +211,25 @@ def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
     assert sum(a["MetricName"] == "Errors" for a in alarms) == 10
     assert all(a["AlarmActions"] for a in alarms)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_retried_errors_alarm_only_when_they_last_and_the_others_at_once(template) -> None:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    errors = {(a["Threshold"], a["EvaluationPeriods"]) for a in alarms if a["MetricName"] == "Errors"}
+
+    assert errors == {(1, 1), (10, 3)}
+    assert sum(a["MetricName"] == "Errors" and a["Threshold"] == 10 for a in alarms) == 2
+
+
+def test_cloudwatch_may_publish_to_the_encrypted_alarm_topic(template) -> None:
+    (topic,) = resources(template, "AWS::SNS::Topic").values()
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = resources(template, "AWS::KMS::Key")[key_id]["Properties"]
+
+    assert key["EnableKeyRotation"] is True
+    grants = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
+    assert grants
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(grants[0]["Action"])
 
 
 def test_the_webhook_signing_secret_is_generated_and_the_others_are_left_to_the_operator(template) -> None:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from local_stack.firestore_meter import FirestoreMeter
-from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.firestore_stories import FirestoreStories
 from storyimages.domain.errors import ClaimConflict
 from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
@@ -175,26 +176,20 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
     )
 
 
-def test_given_unfinished_slides_when_the_job_finishes_then_they_are_skipped_and_the_story_released(
+def test_given_a_job_when_it_finishes_then_one_commit_sets_its_end_and_releases_its_story_leaving_slides_alone(
     store, job, stack
 ) -> None:
     store.create_job(job, slide_jobs(job))
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
-    reason = JobError("SLIDE_NOT_PROCESSED", "ended early")
 
     with FirestoreMeter() as meter:
-        store.finish_job(job, JobStatus.FAILED, T1, error=JobError("X", "y"), skipped_slides={2: reason, 3: reason})
+        store.finish_job(job, JobStatus.FAILED, T1, error=JobError("X", "y"))
 
     read = store.get_job(job.job_id)
     assert len(meter.commits) == 1
     assert (read.status, read.finished_at, read.error) == (JobStatus.FAILED, T1, JobError("X", "y"))
-    assert [read.slide(n).status for n in (1, 2, 3)] == [
-        SlideStatus.COMPLETED,
-        SlideStatus.SKIPPED,
-        SlideStatus.SKIPPED,
-    ]
-    assert read.slide(3).error == reason
-    assert stack.db.collection("imageJobs").document(f"{job.job_id}-slide-3").get().to_dict()["status"] == "skipped"
+    assert [read.slide(n).status for n in (1, 2, 3)] == [SlideStatus.COMPLETED] + [SlideStatus.PENDING] * 2
+    assert [read.visible_slides()[n].status for n in (1, 2, 3)] == [SlideStatus.COMPLETED] + [SlideStatus.SKIPPED] * 2
     assert store.current_lock(job.story_id).released
 
 
@@ -203,9 +198,7 @@ def test_given_a_finished_job_when_restarted_then_one_commit_resets_its_slides_u
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
     store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "no"), T0)
     store.record_webhook(job.job_id, WebhookOutcome("image_job.failed", WebhookStatus.DELIVERED, 1, 200, None, T0))
-    store.finish_job(
-        store.get_job(job.job_id), JobStatus.COMPLETED_WITH_ERRORS, T0, skipped_slides={3: JobError("S", "s")}
-    )
+    store.finish_job(store.get_job(job.job_id), JobStatus.COMPLETED_WITH_ERRORS, T0)
 
     with FirestoreMeter() as meter:
         store.restart_slides(store.get_job(job.job_id), [2, 3], run=1, lock_seq=2, at=T1)

@@ -32,4 +32,13 @@ def test_given_a_lambda_error_cause_when_described_then_the_message_is_the_funct
 
 def test_given_a_plain_or_huge_cause_when_described_then_it_is_kept_short() -> None:
     assert describe_failure("States.Runtime", "path $.x not found").message == "path $.x not found"
-    assert len(describe_failure("X", "y" * 5000).message) == MAX_MESSAGE_CHARS
+    assert len(describe_failure("ImageRejected", "y" * 5000).message) == MAX_MESSAGE_CHARS
+
+
+def test_given_an_error_that_is_not_ours_when_described_then_its_text_stays_in_the_logs() -> None:
+    cause = json.dumps({"errorType": "ClientError", "errorMessage": "User: arn:aws:sts::123456789012:assumed-role/x"})
+
+    failure = describe_failure("ClientError", cause)
+
+    assert failure.code == "UNEXPECTED_ERROR"
+    assert "arn:aws" not in failure.message

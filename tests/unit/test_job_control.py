@@ -9,6 +9,7 @@ from storyimages.domain.errors import (
     JobStillRunning,
     NothingToRetry,
     StoryBusy,
+    WorkflowStartFailed,
 )
 from storyimages.domain.identity import Caller
 from storyimages.domain.job_control import cancel_job, retry_failed_slides
@@ -44,8 +45,9 @@ def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(c
 
     assert job.status is JobStatus.CANCELLED
     assert world.workflow.stopped == [world.job_id]
-    assert [job.slide(n).status for n in (1, 2, 3, 4)] == [SlideStatus.COMPLETED] * 2 + [SlideStatus.SKIPPED] * 2
-    assert job.slide(3).error is not None and job.slide(3).error.code == "CANCELLED"
+    visible = job.visible_slides()
+    assert [visible[n].status for n in (1, 2, 3, 4)] == [SlideStatus.COMPLETED] * 2 + [SlideStatus.SKIPPED] * 2
+    assert visible[3].error is not None and visible[3].error.code == "CANCELLED"
     assert world.jobs.current_lock("fox").released
 
 
@@ -174,3 +176,46 @@ def test_given_a_newer_job_running_for_the_story_when_an_old_job_is_retried_then
         retry(world)
 
     assert caught.value.details == {"masterJobId": newer.master_job_id}
+
+
+def test_given_a_cancelled_job_whose_webhook_could_not_be_asked_for_when_cancelled_again_then_it_is(config) -> None:
+    world = World(config, webhook_url="https://hooks.example.com/x")
+    world.notifier.unavailable = True
+    with pytest.raises(WorkflowStartFailed):
+        cancel(world)
+    assert world.job.status is JobStatus.CANCELLED
+
+    world.notifier.unavailable = False
+    cancel(world)
+
+    assert world.notifier.notified == [(world.job_id, 0, JobStatus.CANCELLED)]
+
+
+def test_given_the_run_finishing_while_it_is_stopped_when_cancelled_then_it_stays_as_it_ended(config) -> None:
+    world = World(config, slides=1)
+    world.generate(1)
+
+    class FinishingWhileStopped(type(world.workflow)):  # type: ignore[misc]
+        def stop(self, name: str, cause: str) -> None:
+            world.finalize()  # the last task finalizes the job just as the stop arrives
+
+    world.workflow.__class__ = FinishingWhileStopped
+
+    with pytest.raises(JobAlreadyFinished):
+        cancel(world)
+
+    assert world.job.status is JobStatus.COMPLETED
+
+
+def test_given_a_slide_a_late_task_left_generating_when_the_cancelled_job_is_retried_then_it_is_retried(
+    config,
+) -> None:
+    world = World(config, slides=2)
+    world.generate(1)
+    cancel(world)
+    world.jobs.mark_slide_generating(world.job_id, 2, world.clock.now())  # written after the cancel
+
+    job = retry(world)
+
+    assert job.slide(2).status is SlideStatus.PENDING
+    assert world.workflow.started[f"{world.job_id}-retry-1"]["firstSlide"] == 2

@@ -147,7 +147,7 @@ def test_given_step_functions_down_when_started_then_the_job_is_failed_and_the_s
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "WORKFLOW_START_FAILED"
-    assert {s.status for s in job.slides.values()} == {SlideStatus.SKIPPED}
+    assert {s.status for s in job.visible_slides().values()} == {SlideStatus.SKIPPED}
     assert starter.jobs.current_lock("fox").released
 
 
@@ -346,3 +346,29 @@ def test_given_the_same_key_from_another_user_when_started_then_it_is_their_own_
 def test_given_a_malformed_idempotency_key_when_started_then_it_is_refused(starter, key: str) -> None:
     with pytest.raises(InvalidRequest):
         starter(StartCommand("fox", idempotency_key=key))
+
+
+def test_given_a_key_sent_while_the_story_runs_when_sent_again_after_the_job_ended_then_the_same_job_comes_back(
+    starter,
+) -> None:
+    running = starter()
+    keyed = starter(StartCommand("fox", idempotency_key="k-late"))
+    starter.jobs.finish_job(starter.jobs.jobs[running.master_job_id], JobStatus.COMPLETED, starter.clock.now())
+
+    again = starter(StartCommand("fox", idempotency_key="k-late"))
+
+    assert keyed.already_running
+    assert (again.master_job_id, again.replayed) == (running.master_job_id, True)
+    assert len(starter.jobs.jobs) == 1
+
+
+def test_given_a_key_older_than_a_day_when_sent_again_then_it_starts_a_new_job(starter) -> None:
+    first = starter(StartCommand("fox", idempotency_key="k-old"))
+    starter.jobs.finish_job(starter.jobs.jobs[first.master_job_id], JobStatus.COMPLETED, starter.clock.now())
+    starter.clock.advance(hours=25)
+
+    again = starter(StartCommand("fox", idempotency_key="k-old"))
+
+    assert again.created
+    assert again.master_job_id != first.master_job_id
+    assert starter.jobs.idempotency[next(iter(starter.jobs.idempotency))].job_id == again.master_job_id

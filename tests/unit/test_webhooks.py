@@ -10,6 +10,7 @@ import pytest
 from storyimages.domain.errors import InvalidWebhookUrl, WebhookDeliveryFailed
 from storyimages.domain.jobs import JobError, JobStatus, WebhookStatus
 from storyimages.domain.webhooks import (
+    JobEnding,
     WebhookPolicy,
     check_webhook_url,
     deliver_webhook,
@@ -30,11 +31,15 @@ def finished_world(config) -> World:  # type: ignore[no-untyped-def]
     return world
 
 
+def ending(world: World, run: int = 0) -> JobEnding:
+    """What the job's end put in the delivery's input (as StepFunctionsNotifier sends it)."""
+    (notified,) = [s for s in world.notifier.summaries][-1:]
+    return JobEnding(world.job_id, run, JobStatus.COMPLETED_WITH_ERRORS, notified)
+
+
 def deliver(world: World, sender: FakeWebhookSender, attempt: int = 0, resolver: FakeResolver | None = None):  # type: ignore[no-untyped-def]
     return deliver_webhook(
-        world.job_id,
-        0,
-        JobStatus.COMPLETED_WITH_ERRORS,
+        ending(world),
         attempt,
         jobs=world.jobs,
         sender=sender,
@@ -109,11 +114,7 @@ def test_given_retries_ran_out_when_the_failure_is_recorded_then_the_job_says_so
         deliver(world, FakeWebhookSender(statuses=[503]), attempt=4)
 
     outcome = record_webhook_failure(
-        world.job_id,
-        JobStatus.COMPLETED_WITH_ERRORS,
-        JobError("WEBHOOK_DELIVERY_FAILED", "503"),
-        jobs=world.jobs,
-        clock=world.clock,
+        ending(world), JobError("WEBHOOK_DELIVERY_FAILED", "503"), jobs=world.jobs, clock=world.clock
     )
 
     assert (outcome.status, outcome.attempts, outcome.last_status_code) == (WebhookStatus.FAILED, 5, 503)
@@ -148,3 +149,57 @@ def test_given_addresses_when_checked_then_only_global_ones_pass(url: str, allow
     else:
         with pytest.raises(InvalidWebhookUrl):
             check_webhook_url(url, resolver=FakeResolver(), policy=WebhookPolicy())
+
+
+def test_given_a_retry_since_the_job_ended_when_the_old_delivery_goes_out_then_it_says_what_it_said_and_records_nothing(
+    config,
+) -> None:
+    # Given run 0 ended with one error, and the job was retried (run 1 in progress) since
+    world = finished_world(config)
+    first = ending(world)
+    from storyimages.domain.job_control import retry_failed_slides
+    from tests.job_world import OWNER
+
+    retry_failed_slides(
+        world.job_id,
+        OWNER,
+        jobs=world.jobs,
+        workflow=world.workflow,
+        notifier=world.notifier,
+        clock=world.clock,
+        config=world.config,
+    )
+    sender = FakeWebhookSender()
+
+    # When run 0's delivery (a late retry of it) goes out
+    deliver_webhook(
+        first,
+        3,
+        jobs=world.jobs,
+        sender=sender,
+        resolver=world.resolver,
+        policy=WebhookPolicy(),
+        secret=SECRET,
+        clock=world.clock,
+    )
+
+    # Then it carries run 0's summary, and run 1's webhook record is left alone
+    body = json.loads(sender.requests[0].body)
+    assert (body["data"]["run"], body["data"]["summary"]["errors"]) == (0, 1)
+    assert world.job.run == 1 and world.job.webhook is None
+
+
+def test_given_the_generated_secret_without_prefix_when_signing_then_it_equals_the_prefixed_form() -> None:
+    bare = SECRET.removeprefix("whsec_")
+
+    assert signature(bare, "m", 1, b"{}") == signature(SECRET, "m", 1, b"{}")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::127.0.0.1", "2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+    ids=["nat64", "6to4", "ipv4-compatible", "teredo"],
+)
+def test_given_an_ipv6_address_that_embeds_an_ipv4_one_when_checked_then_it_is_refused(address: str) -> None:
+    with pytest.raises(InvalidWebhookUrl):
+        check_webhook_url(f"https://[{address}]/hook", resolver=FakeResolver(), policy=WebhookPolicy())

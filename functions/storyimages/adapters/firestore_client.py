@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from firebase_admin import credentials, firestore
@@ -12,6 +13,7 @@ from storyimages.adapters.secrets import secret_string
 from storyimages.settings import FirestoreSettings
 
 APP_NAME = "storyimages"
+ClientFactory = Callable[[], Any]
 
 
 def firestore_client(settings: FirestoreSettings) -> Any:
@@ -22,3 +24,8 @@ def firestore_client(settings: FirestoreSettings) -> Any:
         return credentials.Certificate(json.loads(secret_string(settings.credentials_secret_id)))
 
     return firestore.client(firebase_app(APP_NAME, settings.project_id, credential))
+
+
+def reserved_id(document_id: str) -> bool:
+    """Firestore reserves `__...__` ids and refuses to read them; no story or job has one."""
+    return document_id.startswith("__") and document_id.endswith("__")

@@ -1,4 +1,4 @@
-"""Jobs, story locks, idempotency records and stories in Firestore.
+"""Jobs in Firestore: master and slide jobs, the story locks they claim, idempotency records.
 
 Only the operations the Firestore emulator handles reliably (and the cheapest in production):
 create, get, get_all, update with dotted paths, batch commit, and one ordered query on a
@@ -11,21 +11,24 @@ Layout:
     imageJobs/{masterJobId}-slide-{n}            one document per slide job
     storyLocks/{storyId}/claims/{seq:010d}       one claim per run that held the story
     idempotencyKeys/{sha256(uid, key)}           the job an Idempotency-Key started
+
+Slide jobs record what the slide tasks did; a slide no task finished stays `pending` there
+(the API shows it `skipped` once the job has ended: MasterJob.visible_slides).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property, partial
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
 
-from storyimages.adapters.firestore_client import firestore_client
+from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
 from storyimages.domain.errors import ClaimConflict
-from storyimages.domain.idempotency import IdempotencyRecord
+from storyimages.domain.idempotency import RETENTION, IdempotencyRecord
 from storyimages.domain.jobs import (
     ImageSpec,
     JobError,
@@ -40,28 +43,6 @@ from storyimages.domain.jobs import (
 )
 from storyimages.domain.story_lock import LockHolder
 from storyimages.settings import FirestoreSettings
-
-ClientFactory = Callable[[], Any]
-# Firestore's TTL policy on `expiresAt` deletes old records (see docs/deploy.md).
-IDEMPOTENCY_RETENTION = timedelta(hours=24)
-
-
-class FirestoreStories:
-    def __init__(self, client: ClientFactory, *, collection: str = "stories") -> None:
-        self._client_factory = client
-        self._collection = collection
-
-    @classmethod
-    def from_settings(cls, settings: FirestoreSettings) -> FirestoreStories:
-        return cls(partial(firestore_client, settings), collection=settings.stories_collection)
-
-    @cached_property
-    def _db(self) -> Any:
-        return self._client_factory()
-
-    def get_story(self, story_id: str) -> Mapping[str, Any] | None:
-        snapshot = self._db.collection(self._collection).document(story_id).get()
-        return snapshot.to_dict() if snapshot.exists else None
 
 
 class FirestoreJobStore:
@@ -118,10 +99,14 @@ class FirestoreJobStore:
         _commit_claiming(batch)
 
     def get_job(self, job_id: str) -> MasterJob | None:
+        if reserved_id(job_id):
+            return None
         snapshot = self._ref(job_id).get()
         return master_from_document(snapshot.to_dict()) if snapshot.exists else None
 
     def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
+        if reserved_id(job_id):
+            return None, None
         master_ref, slide_ref = self._ref(job_id), self._slide_ref(job_id, slide_number)
         found = {s.id: s.to_dict() for s in self._db.get_all([master_ref, slide_ref]) if s.exists}
         master, slide = found.get(master_ref.id), found.get(slide_ref.id)
@@ -145,6 +130,14 @@ class FirestoreJobStore:
         return IdempotencyRecord(
             key_id, record["ownerId"], record["requestHash"], record["masterJobId"], record["createdAt"]
         )
+
+    def remember_idempotency(self, record: IdempotencyRecord) -> None:
+        batch = self._db.batch()
+        batch.create(self._db.collection(self._idempotency).document(record.key_id), idempotency_document(record))
+        _commit_claiming(batch)
+
+    def forget_idempotency(self, key_id: str) -> None:
+        self._db.collection(self._idempotency).document(key_id).delete()
 
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(
@@ -175,27 +168,17 @@ class FirestoreJobStore:
             {"status": SlideStatus.FAILED.value, "error": error_document(error), "completedAt": at},
         )
 
-    def finish_job(
-        self,
-        job: MasterJob,
-        status: JobStatus,
-        at: datetime,
-        *,
-        error: JobError | None = None,
-        skipped_slides: Mapping[int, JobError] | None = None,
-    ) -> None:
+    def finish_job(self, job: MasterJob, status: JobStatus, at: datetime, *, error: JobError | None = None) -> None:
         batch = self._db.batch()
-        master_update: dict[str, Any] = {
-            "status": status.value,
-            "finishedAt": at,
-            "updatedAt": at,
-            "error": error_document(error) if error else None,
-        }
-        for number, reason in (skipped_slides or {}).items():
-            fields = {"status": SlideStatus.SKIPPED.value, "error": error_document(reason)}
-            master_update |= _slide_paths(number, fields)
-            batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
-        batch.update(self._ref(job.job_id), master_update)
+        batch.update(
+            self._ref(job.job_id),
+            {
+                "status": status.value,
+                "finishedAt": at,
+                "updatedAt": at,
+                "error": error_document(error) if error else None,
+            },
+        )
         batch.update(self._claim_ref(job.story_id, job.lock_seq), {"released": True, "releasedAt": at})
         batch.commit()
 
@@ -277,7 +260,8 @@ def idempotency_document(record: IdempotencyRecord) -> dict[str, Any]:
         "requestHash": record.request_hash,
         "masterJobId": record.job_id,
         "createdAt": record.created_at,
-        "expiresAt": record.created_at + IDEMPOTENCY_RETENTION,
+        # Firestore's TTL policy on `expiresAt` deletes old records (docs/deploy.md).
+        "expiresAt": record.created_at + RETENTION,
     }
 
 

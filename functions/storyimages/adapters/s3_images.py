@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 
 class S3ImageStorage:
     def __init__(self, bucket: str, *, client: Any = None, url_expiry_seconds: int = 3600) -> None:
@@ -24,13 +22,10 @@ class S3ImageStorage:
         return boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def exists(self, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
+        # A listing by prefix, not a HEAD: HEAD on a missing key answers 403 unless the role may
+        # list the whole bucket, and this one may list only under images/ (IAM s3:prefix).
+        listing = self._s3.list_objects_v2(Bucket=self._bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in listing.get("Contents", []))
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)

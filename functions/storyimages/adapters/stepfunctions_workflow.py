@@ -8,11 +8,16 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storyimages.domain.errors import WorkflowStartFailed
-from storyimages.domain.jobs import JobStatus, MasterJob
+from storyimages.domain.jobs import MasterJob
 from storyimages.domain.story_lock import ExecutionState
+
+logger = Logger()
+# What the caller is told; the AWS error (account, role ARNs) goes to the log only.
+UNAVAILABLE = "the workflow service could not start this job; nothing was started, try again"
 
 
 def _error_code(exc: ClientError) -> str:
@@ -39,11 +44,13 @@ class StepFunctionsWorkflow:
             )
         except ClientError as exc:
             if _error_code(exc) == "ExecutionAlreadyExists":
-                # Same name, different input: the execution for this run exists already.
+                # This name was started before (running or ended): that is this run's execution.
                 return self.execution_arn(name)
-            raise WorkflowStartFailed(f"could not start the workflow: {exc}") from exc
+            logger.exception("StartExecution failed", execution=name, errorCode=_error_code(exc))
+            raise WorkflowStartFailed(UNAVAILABLE) from exc
         except BotoCoreError as exc:
-            raise WorkflowStartFailed(f"could not reach Step Functions: {exc}") from exc
+            logger.exception("Step Functions unreachable", execution=name)
+            raise WorkflowStartFailed(UNAVAILABLE) from exc
         return str(response["executionArn"])
 
     def stop(self, name: str, cause: str) -> None:
@@ -78,8 +85,19 @@ class StepFunctionsNotifier:
     def for_state_machine(cls, state_machine_arn: str) -> StepFunctionsNotifier:
         return cls(StepFunctionsWorkflow(state_machine_arn))
 
-    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
+    def job_ended(self, job: MasterJob) -> None:
+        summary = job.summary()
         self._workflow.start(
             f"{job.job_id}-notify-{job.run}",
-            {"masterJobId": job.job_id, "run": job.run, "status": status.value},
+            {
+                "masterJobId": job.job_id,
+                "run": job.run,
+                "status": job.status.value,
+                "summary": {
+                    "totalSlides": summary.total_slides,
+                    "completed": summary.completed,
+                    "errors": summary.errors,
+                    "skipped": summary.skipped,
+                },
+            },
         )

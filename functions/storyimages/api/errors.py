@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from storyimages.domain.errors import StoryImagesError
+from storyimages.domain.errors import StoryImagesError, UnsupportedMediaType
 
 logger = Logger()
 
@@ -33,25 +33,25 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     )
 
 
+def domain_error_response(exc: StoryImagesError) -> Response[str]:
+    if exc.http_status >= 500:
+        logger.exception("request failed", extra={"code": exc.code})
+    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(StoryImagesError)
-    def _domain_error(exc: StoryImagesError) -> Response[str]:
-        if exc.http_status >= 500:
-            logger.exception("request failed", extra={"code": exc.code})
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+    app.exception_handler(StoryImagesError)(domain_error_response)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
         errors = exc.errors()
-        if any(err.get("type") == "json_invalid" for err in errors):
-            return error_response(400, "MALFORMED_JSON", "the request body is not valid JSON")
         problems = [{"field": ".".join(str(part) for part in err["loc"]), "problem": err["msg"]} for err in errors]
         fields = ", ".join(p["field"] for p in problems)
         return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", problems)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response[str]:
-        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
+        return domain_error_response(UnsupportedMediaType("send the body as application/json"))
 
     @app.not_found
     def _no_route(exc: NotFoundError) -> Response[str]:

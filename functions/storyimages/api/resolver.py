@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 
-from storyimages.api.errors import error_response, register_error_handlers
+from storyimages.api.errors import register_error_handlers
+from storyimages.domain.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
 from storyimages.settings import ApiSettings
 
 Next = Callable[[APIGatewayRestResolver], Response[Any]]
@@ -15,22 +17,23 @@ Middleware = Callable[[APIGatewayRestResolver, Next], Response[Any]]
 
 
 def body_gate(max_bytes: int) -> Middleware:
-    """413 for a body larger than we ever need (API Gateway allows 10 MB), 415 for a body
-    that is not JSON, 400 for one that is not UTF-8: refused before anything parses it."""
+    """Refuse, before anything parses it, a body larger than we ever need (API Gateway allows
+    10 MB), one that is not JSON, or JSON nested past what a parser should follow."""
 
     def gate(app: APIGatewayRestResolver, next_middleware: Next) -> Response[Any]:
         event = app.current_event
         body = event.body or ""
         size = len(body) if event.is_base64_encoded else len(body.encode())
         if size > max_bytes:
-            return error_response(413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {max_bytes} bytes")
+            raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
         content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
         if body and content_type and content_type != "application/json":
-            return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
-        try:
-            event.decoded_body  # noqa: B018 (decodes once, cached for validation)
-        except (UnicodeDecodeError, ValueError):
-            return error_response(400, "MALFORMED_JSON", "the request body is not UTF-8 JSON")
+            raise UnsupportedMediaType("send the body as application/json")
+        if body:
+            try:
+                json.loads(event.decoded_body or "")
+            except (RecursionError, UnicodeDecodeError, ValueError):
+                raise MalformedJson("the request body is not valid UTF-8 JSON") from None
         return next_middleware(app)
 
     return gate

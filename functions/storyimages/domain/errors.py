@@ -26,9 +26,19 @@ class Unauthorized(StoryImagesError):
     http_status = 401
 
 
+class MalformedJson(StoryImagesError):
+    code = "MALFORMED_JSON"
+    http_status = 400
+
+
 class PayloadTooLarge(StoryImagesError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
+
+
+class UnsupportedMediaType(StoryImagesError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
 
 
 class InvalidRequest(StoryImagesError):

@@ -17,9 +17,15 @@ _STATES_ERROR_CODES = {
 }
 
 
+UNEXPECTED = "an unexpected error stopped this slide; it is in the function's log"
+
+
 def describe_failure(error_name: str | None, cause: str | None) -> JobError:
     name = error_name or "Unknown"
-    code = ERROR_CODES_BY_NAME.get(name) or _STATES_ERROR_CODES.get(name) or "UNEXPECTED_ERROR"
+    code = ERROR_CODES_BY_NAME.get(name) or _STATES_ERROR_CODES.get(name)
+    if code is None:
+        # Not one of ours: its text may name AWS resources; the app gets a plain sentence.
+        return JobError(code="UNEXPECTED_ERROR", message=UNEXPECTED)
     message = _message_from_cause(cause) or name
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 1] + "…"

@@ -7,12 +7,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storyimages.domain.errors import InvalidRequest
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# How long a key replays its first answer; Firestore's TTL policy deletes older records later.
+RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class IdempotencyRecord:
     request_hash: str
     job_id: str
     created_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        return now - self.created_at > RETENTION
 
 
 def key_id(uid: str, key: str) -> str:

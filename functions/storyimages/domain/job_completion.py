@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from storyimages.domain.errors import JobNotFound
+from storyimages.domain.job_status import existing_job
 from storyimages.domain.jobs import JobError, JobStatus, MasterJob, Summary
 from storyimages.domain.ports import Clock, JobStore, Notifier
 
 NO_IMAGES = JobError("NO_IMAGES_GENERATED", "no slide could be illustrated; see each slide's error")
-NOT_PROCESSED = JobError("SLIDE_NOT_PROCESSED", "the workflow ended before this slide was processed")
 
 
 def finalize_job(job_id: str, *, jobs: JobStore, notifier: Notifier, clock: Clock) -> tuple[JobStatus, Summary]:
@@ -18,15 +17,9 @@ def finalize_job(job_id: str, *, jobs: JobStore, notifier: Notifier, clock: Cloc
     if job.status.is_terminal:
         _notify(job, job.status, notifier)
         return job.status, job.summary()
-    summary = job.with_unfinished_skipped(NOT_PROCESSED).summary()
-    status = summary.final_status()
-    jobs.finish_job(
-        job,
-        status,
-        clock.now(),
-        error=NO_IMAGES if status is JobStatus.FAILED else None,
-        skipped_slides=dict.fromkeys(job.unfinished_slides(), NOT_PROCESSED),
-    )
+    status = job.summary().final_status()
+    summary = job.ended_as(status).summary()
+    jobs.finish_job(job, status, clock.now(), error=NO_IMAGES if status is JobStatus.FAILED else None)
     _notify(job, status, notifier)
     return status, summary
 
@@ -38,24 +31,11 @@ def mark_job_failed(job_id: str, error: JobError, *, jobs: JobStore, notifier: N
     if job.status.is_terminal:
         _notify(job, job.status, notifier)
         return job.summary()
-    jobs.finish_job(
-        job,
-        JobStatus.FAILED,
-        clock.now(),
-        error=error,
-        skipped_slides=dict.fromkeys(job.unfinished_slides(), NOT_PROCESSED),
-    )
+    jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=error)
     _notify(job, JobStatus.FAILED, notifier)
-    return job.with_unfinished_skipped(NOT_PROCESSED).summary()
+    return job.ended_as(JobStatus.FAILED).summary()
 
 
 def _notify(job: MasterJob, status: JobStatus, notifier: Notifier) -> None:
     if job.webhook_url:
-        notifier.job_ended(job, status)
-
-
-def existing_job(job_id: str, jobs: JobStore) -> MasterJob:
-    job = jobs.get_job(job_id)
-    if job is None:
-        raise JobNotFound(f"job {job_id!r} does not exist")
-    return job
+        notifier.job_ended(job.ended_as(status))

@@ -12,33 +12,35 @@ from storyimages.domain.errors import (
 from storyimages.domain.identity import Caller
 from storyimages.domain.job_runs import holding_job, start_execution
 from storyimages.domain.job_status import owned_job
-from storyimages.domain.jobs import JobError, JobStatus, MasterJob
+from storyimages.domain.jobs import JobStatus, MasterJob
 from storyimages.domain.ports import Clock, JobStore, Notifier, Workflow
 from storyimages.domain.start_generation import GenerationConfig
-
-CANCELLED = JobError("CANCELLED", "the job was cancelled before this slide was processed")
 
 
 def cancel_job(
     job_id: str, caller: Caller, *, jobs: JobStore, workflow: Workflow, notifier: Notifier, clock: Clock
 ) -> MasterJob:
-    """Stop the execution; slides not yet processed become skipped, images already made stay.
-    Cancelling a cancelled job again changes nothing."""
+    """Stop the execution; slides no task finished read as skipped, images already made stay.
+    Cancelling a cancelled job again changes nothing but asks for its webhook again (the same
+    delivery), so a client that saw the first attempt fail can simply repeat it."""
     job = owned_job(job_id, caller, jobs)
-    if job.status is JobStatus.CANCELLED:
-        return job
-    if job.status.is_terminal:
-        raise JobAlreadyFinished(f"job {job_id!r} already ended as {job.status.value}")
-    workflow.stop(job.execution_name, cause=f"cancelled by its owner {caller.uid}")
-    jobs.finish_job(
-        job,
-        JobStatus.CANCELLED,
-        clock.now(),
-        skipped_slides=dict.fromkeys(job.unfinished_slides(), CANCELLED),
-    )
+    if job.status is not JobStatus.CANCELLED:
+        _refuse_if_ended(job)
+        workflow.stop(job.execution_name, cause=f"cancelled by its owner {caller.uid}")
+        # The run may have finished while it was being stopped: then it stays as it ended.
+        job = owned_job(job_id, caller, jobs)
+        if not job.status.is_terminal:
+            jobs.finish_job(job, JobStatus.CANCELLED, clock.now())
+        job = owned_job(job_id, caller, jobs)
+        _refuse_if_ended(job)
     if job.webhook_url:
-        notifier.job_ended(job, JobStatus.CANCELLED)
-    return owned_job(job_id, caller, jobs)
+        notifier.job_ended(job)
+    return job
+
+
+def _refuse_if_ended(job: MasterJob) -> None:
+    if job.status.is_terminal and job.status is not JobStatus.CANCELLED:
+        raise JobAlreadyFinished(f"job {job.job_id!r} already ended as {job.status.value}")
 
 
 def retry_failed_slides(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from storyimages.domain.errors import WorkflowStartFailed
 from storyimages.domain.jobs import JobError, JobStatus, MasterJob
 from storyimages.domain.ports import Clock, JobStore, Notifier, Workflow
 from storyimages.domain.story_lock import LockHolder, holds_story
 
+logger = Logger()
 WORKFLOW_LOST = JobError("WORKFLOW_LOST", "the job's execution ended without finishing it")
 
 
@@ -32,7 +35,7 @@ def start_execution(
     except WorkflowStartFailed as exc:
         # Leave no job that looks alive but has nothing behind it, and free the story.
         reason = JobError(exc.code, exc.message)
-        jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=reason, skipped_slides=dict.fromkeys(slides, reason))
+        jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=reason)
         raise
 
 
@@ -48,13 +51,11 @@ def holding_job(
         return None
     if holds_story(job, workflow.state(job.execution_name), age=clock.now() - job.updated_at):
         return job
-    jobs.finish_job(
-        job,
-        JobStatus.FAILED,
-        clock.now(),
-        error=WORKFLOW_LOST,
-        skipped_slides=dict.fromkeys(job.unfinished_slides(), WORKFLOW_LOST),
-    )
+    jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=WORKFLOW_LOST)
     if job.webhook_url:
-        notifier.job_ended(job, JobStatus.FAILED)
+        try:
+            notifier.job_ended(job.ended_as(JobStatus.FAILED))
+        except WorkflowStartFailed:
+            # Recovering someone else's lost job must not fail this start; the job reads failed.
+            logger.warning("could not notify the end of a lost job", masterJobId=job.job_id)
     return None

@@ -24,6 +24,13 @@ class JobView:
     summary: Summary
 
 
+def existing_job(job_id: str, jobs: JobStore) -> MasterJob:
+    job = jobs.get_job(job_id)
+    if job is None:
+        raise JobNotFound(f"job {job_id!r} does not exist")
+    return job
+
+
 def owned_job(job_id: str, caller: Caller, jobs: JobStore) -> MasterJob:
     """The caller's job; another user's job reads exactly like a missing one."""
     job = jobs.get_job(job_id)

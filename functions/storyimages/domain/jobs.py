@@ -35,11 +35,6 @@ class SlideStatus(StrEnum):
         return self in {SlideStatus.COMPLETED, SlideStatus.FAILED, SlideStatus.SKIPPED}
 
     @property
-    def needs_image(self) -> bool:
-        """What a retry generates again: every slide that ended without an image."""
-        return self in {SlideStatus.FAILED, SlideStatus.SKIPPED}
-
-    @property
     def progress(self) -> int:
         return {SlideStatus.PENDING: 0, SlideStatus.GENERATING: 50}.get(self, 100)
 
@@ -155,12 +150,15 @@ class MasterJob:
         return self.status
 
     def visible_slides(self) -> dict[int, SlideState]:
-        """Slides as the app should see them. Once a job has ended nothing is still in progress:
-        a slide a late task left pending or generating (say, cancelled mid-image) reads as skipped."""
+        """Slides as the app should see them. Once a job has ended nothing is in progress: a slide
+        no task finished reads as skipped. Derived, never written, so ending a job cannot hide an
+        image a slide task recorded a moment before (say, while the job was being cancelled)."""
         if not self.status.is_terminal:
             return self.slides
+        reason = skip_reason(self.status)
         return {
-            n: s if s.status.is_finished else replace(s, status=SlideStatus.SKIPPED) for n, s in self.slides.items()
+            n: s if s.status.is_finished else replace(s, status=SlideStatus.SKIPPED, error=reason)
+            for n, s in self.slides.items()
         }
 
     def summary(self) -> Summary:
@@ -175,19 +173,14 @@ class MasterJob:
             in_progress=counts[SlideStatus.PENDING] + counts[SlideStatus.GENERATING],
         )
 
-    def unfinished_slides(self) -> list[int]:
-        return sorted(n for n, slide in self.slides.items() if not slide.status.is_finished)
-
     def slides_needing_images(self) -> list[int]:
-        return sorted(n for n, slide in self.slides.items() if slide.status.needs_image)
+        """What a retry generates again: every slide without an image (an ended job's slides
+        that no task finished included)."""
+        return sorted(n for n, slide in self.slides.items() if slide.status is not SlideStatus.COMPLETED)
 
-    def with_unfinished_skipped(self, reason: JobError) -> MasterJob:
-        """The job as it reads once every slide not yet processed is skipped."""
-        slides = {
-            n: s if s.status.is_finished else replace(s, status=SlideStatus.SKIPPED, error=reason)
-            for n, s in self.slides.items()
-        }
-        return replace(self, slides=slides)
+    def ended_as(self, status: JobStatus) -> MasterJob:
+        """The job as it reads once it has ended with `status`."""
+        return replace(self, status=status)
 
 
 @dataclass(frozen=True)
@@ -201,6 +194,14 @@ class SlideJob:
     prompt: str
     status: SlideStatus = SlideStatus.PENDING
     type: str = field(default=SLIDE_JOB_TYPE)
+
+
+CANCELLED = JobError("CANCELLED", "the job was cancelled before this slide was processed")
+NOT_PROCESSED = JobError("SLIDE_NOT_PROCESSED", "the job ended before this slide was processed")
+
+
+def skip_reason(status: JobStatus) -> JobError:
+    return CANCELLED if status is JobStatus.CANCELLED else NOT_PROCESSED
 
 
 def master_job_id(story_id: str, now: datetime) -> str:

@@ -45,6 +45,12 @@ class JobStore(Protocol):
 
     def get_idempotency(self, key_id: str) -> IdempotencyRecord | None: ...
 
+    def remember_idempotency(self, record: IdempotencyRecord) -> None:
+        """Create the record on its own; ClaimConflict when one exists."""
+        ...
+
+    def forget_idempotency(self, key_id: str) -> None: ...
+
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None: ...
 
     def mark_slide_completed(
@@ -53,17 +59,9 @@ class JobStore(Protocol):
 
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None: ...
 
-    def finish_job(
-        self,
-        job: MasterJob,
-        status: JobStatus,
-        at: datetime,
-        *,
-        error: JobError | None = None,
-        skipped_slides: Mapping[int, JobError] | None = None,
-    ) -> None:
-        """Set the final status and release the job's claim on its story; `skipped_slides`
-        become `skipped` with the given reason."""
+    def finish_job(self, job: MasterJob, status: JobStatus, at: datetime, *, error: JobError | None = None) -> None:
+        """Set the final status and release the job's claim on its story. Slides are not
+        written: those no task finished read as skipped (MasterJob.visible_slides)."""
         ...
 
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
@@ -117,7 +115,41 @@ class Workflow(Protocol):
     def state(self, name: str) -> ExecutionState: ...
 
 
+class Resolver(Protocol):
+    def resolve(self, host: str) -> list[str]:
+        """Every address the host resolves to, the ones to try first first; empty when it does not resolve."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook URL whose host resolved to addresses that were checked."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    target: WebhookTarget
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookSender(Protocol):
+    def send(self, request: WebhookRequest) -> int:
+        """POST to the target's checked addresses (in order, until one connects); the HTTP
+        status, or WebhookDeliveryFailed when nothing usable came back."""
+        ...
+
+
 class Notifier(Protocol):
-    def job_ended(self, job: MasterJob, status: JobStatus) -> None:
-        """Start delivering the job's webhook for this run's terminal state."""
+    def job_ended(self, job: MasterJob) -> None:
+        """Start delivering the webhook for the end of `job`'s current run, as `job` reads
+        now (its final status and summary go with the delivery). Asking again for the same run
+        is the same delivery."""
         ...

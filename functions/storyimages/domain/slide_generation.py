@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storyimages.domain.errors import JobNotFound, SlideNotFound
+from storyimages.domain.job_status import existing_job
 from storyimages.domain.jobs import JobError, MasterJob, SlideState, SlideStatus, image_key
 from storyimages.domain.ports import Clock, ImageGenerator, ImageRequest, ImageStorage, JobStore
 from storyimages.domain.story import image_prompt
@@ -75,9 +76,7 @@ def generate_slide_image(
 def record_slide_failure(
     job_id: str, slide_number: int, error: JobError, *, jobs: JobStore, clock: Clock
 ) -> SlideOutcome:
-    job = jobs.get_job(job_id)
-    if job is None:
-        raise JobNotFound(f"job {job_id!r} does not exist")
+    job = existing_job(job_id, jobs)
     state = _slide_of(job, slide_number)
     if state.status is SlideStatus.COMPLETED:
         return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)

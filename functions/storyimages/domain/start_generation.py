@@ -4,6 +4,7 @@ start the workflow, answer at once."""
 from __future__ import annotations
 
 import math
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,9 +26,9 @@ from storyimages.domain.jobs import (
     master_job_id,
     slide_job_id,
 )
-from storyimages.domain.ports import Clock, JobStore, Notifier, StoryRepository, Workflow
+from storyimages.domain.ports import Clock, JobStore, Notifier, Resolver, StoryRepository, Workflow
 from storyimages.domain.story import Story
-from storyimages.domain.webhooks import Resolver, WebhookPolicy, check_webhook_url
+from storyimages.domain.webhooks import WebhookPolicy, check_webhook_url
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def start_generation(
 ) -> StartedJob:
     spec, delay, webhook_url = _resolve_options(command.options, config, resolver)
     idempotency = _idempotency(command, caller, clock)
-    if idempotency is not None and (replay := _replay(idempotency, jobs, config)):
+    if idempotency is not None and (replay := _replay(idempotency, jobs, config, clock)):
         return replay
 
     document = stories.get_story(command.story_id)
@@ -137,6 +138,10 @@ def start_generation(
     holder = jobs.current_lock(command.story_id)
     active = holding_job(holder, jobs, workflow, notifier, clock)
     if active is not None:
+        if idempotency is not None:
+            # The key's answer is this job: the same request later gets it again, not a new job.
+            with suppress(ClaimConflict):
+                jobs.remember_idempotency(replace(idempotency, job_id=active.job_id))
         return _started(active, config, already_running=True)
 
     now = clock.now()
@@ -163,7 +168,7 @@ def start_generation(
     try:
         jobs.create_job(job, slide_jobs, idempotency=record)
     except ClaimConflict:
-        return _lost_race(command.story_id, idempotency, jobs, config)
+        return _lost_race(command.story_id, idempotency, jobs, config, clock)
     start_execution(job, numbers, jobs=jobs, workflow=workflow, clock=clock, max_concurrency=config.max_concurrency)
     return _started(job, config)
 
@@ -212,9 +217,12 @@ def _idempotency(command: StartCommand, caller: Caller, clock: Clock) -> Idempot
     )
 
 
-def _replay(asked: IdempotencyRecord, jobs: JobStore, config: GenerationConfig) -> StartedJob | None:
+def _replay(asked: IdempotencyRecord, jobs: JobStore, config: GenerationConfig, clock: Clock) -> StartedJob | None:
     stored = jobs.get_idempotency(asked.key_id)
     if stored is None:
+        return None
+    if stored.expired(clock.now()):
+        jobs.forget_idempotency(asked.key_id)
         return None
     if stored.request_hash != asked.request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
@@ -225,10 +233,10 @@ def _replay(asked: IdempotencyRecord, jobs: JobStore, config: GenerationConfig) 
 
 
 def _lost_race(
-    story_id: str, idempotency: IdempotencyRecord | None, jobs: JobStore, config: GenerationConfig
+    story_id: str, idempotency: IdempotencyRecord | None, jobs: JobStore, config: GenerationConfig, clock: Clock
 ) -> StartedJob:
     """A concurrent start claimed the story (or the key) first: answer with its job."""
-    if idempotency is not None and (replay := _replay(idempotency, jobs, config)):
+    if idempotency is not None and (replay := _replay(idempotency, jobs, config, clock)):
         return replay
     holder = jobs.current_lock(story_id)
     winner = jobs.get_job(holder.job_id) if holder else None

@@ -5,6 +5,9 @@
 Only `https` URLs whose host resolves to public addresses are accepted, checked when the job
 is started and again, on the addresses actually connected to, at every delivery (so a DNS
 answer that changes in between cannot point a delivery at an internal service).
+
+What a delivery says (status, summary) is fixed when the job ends and travels with the
+delivery, so retries sent hours later say the same, even if the job has been retried since.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-from storyimages.domain.errors import InvalidWebhookUrl, JobNotFound, WebhookDeliveryFailed
-from storyimages.domain.jobs import JobError, JobStatus, MasterJob, WebhookOutcome, WebhookStatus
-from storyimages.domain.ports import Clock
+from storyimages.domain.errors import InvalidWebhookUrl, WebhookDeliveryFailed
+from storyimages.domain.job_status import existing_job
+from storyimages.domain.jobs import JobError, JobStatus, Summary, WebhookOutcome, WebhookStatus
+from storyimages.domain.ports import Clock, JobStore, Resolver, WebhookRequest, WebhookSender, WebhookTarget
 
 MAX_URL_CHARS = 2048
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
@@ -31,12 +35,11 @@ EVENT_TYPES = {
     JobStatus.FAILED: "image_job.failed",
     JobStatus.CANCELLED: "image_job.cancelled",
 }
-
-
-class Resolver(Protocol):
-    def resolve(self, host: str) -> list[str]:
-        """Every address the host resolves to; empty when it does not resolve."""
-        ...
+# IPv6 ranges that carry an IPv4 address inside (NAT64, 6to4, Teredo, IPv4-compatible): the
+# address they reach is the embedded one, so they are refused rather than decoded.
+_EMBEDDING_IPV4 = tuple(
+    ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96")
+)
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,22 @@ class WebhookPolicy:
 
 
 @dataclass(frozen=True)
-class WebhookTarget:
-    url: str
-    scheme: str
-    host: str
-    port: int
-    path: str
-    addresses: tuple[str, ...]
+class JobEnding:
+    """One end of one run of a job: what its webhook says, however late it is delivered."""
+
+    job_id: str
+    run: int
+    status: JobStatus
+    summary: Summary
+
+    @property
+    def event(self) -> str:
+        return EVENT_TYPES[self.status]
+
+    @property
+    def message_id(self) -> str:
+        """The same for every attempt of one event, so receivers can drop duplicates."""
+        return f"{self.job_id}-{self.run}"
 
 
 def check_webhook_url(url: str, *, resolver: Resolver, policy: WebhookPolicy) -> WebhookTarget:
@@ -73,9 +85,7 @@ def check_webhook_url(url: str, *, resolver: Resolver, policy: WebhookPolicy) ->
         raise InvalidWebhookUrl(f"webhookUrl's host {host!r} does not resolve")
     loopback_only = all(_address(a).is_loopback for a in addresses)
     for address in addresses:
-        ip = _address(address)
-        public = ip.is_global and not ip.is_multicast
-        if not (public or (policy.allow_loopback and ip.is_loopback)):
+        if not (_public(address) or (policy.allow_loopback and _address(address).is_loopback)):
             raise InvalidWebhookUrl(f"webhookUrl's host {host!r} resolves to a non-public address")
     if parts.scheme == "http" and not (policy.allow_loopback and loopback_only):
         raise InvalidWebhookUrl("webhookUrl must be an https URL")
@@ -92,22 +102,30 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ip
 
 
+def _public(text: str) -> bool:
+    ip = _address(text)
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in network for network in _EMBEDDING_IPV4):
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`secret` as Secrets Manager keeps it: base64, with or without the `whsec_` prefix."""
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def payload(job: MasterJob, run: int, status: JobStatus, at: datetime) -> dict[str, Any]:
-    summary = job.summary()
+def payload(ending: JobEnding, story_id: str, at: datetime) -> dict[str, Any]:
+    summary = ending.summary
     return {
-        "type": EVENT_TYPES[status],
+        "type": ending.event,
         "timestamp": at.isoformat(),
         "data": {
-            "masterJobId": job.job_id,
-            "storyId": job.story_id,
-            "status": status.value,
-            "run": run,
+            "masterJobId": ending.job_id,
+            "storyId": story_id,
+            "status": ending.status.value,
+            "run": ending.run,
             "summary": {
                 "totalSlides": summary.total_slides,
                 "completed": summary.completed,
@@ -118,59 +136,30 @@ def payload(job: MasterJob, run: int, status: JobStatus, at: datetime) -> dict[s
     }
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
-    target: WebhookTarget
-    headers: dict[str, str]
-    body: bytes
-
-
-class WebhookSender(Protocol):
-    def send(self, request: WebhookRequest) -> int:
-        """POST to one of the target's checked addresses; the HTTP status, or
-        WebhookDeliveryFailed when nothing usable came back."""
-        ...
-
-
-class WebhookJobs(Protocol):
-    def get_job(self, job_id: str) -> MasterJob | None: ...
-
-    def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None: ...
-
-
-def message_id(job_id: str, run: int) -> str:
-    """The same for every attempt of one event, so receivers can drop duplicates."""
-    return f"{job_id}-{run}"
-
-
 def deliver_webhook(
-    job_id: str,
-    run: int,
-    status: JobStatus,
+    ending: JobEnding,
     attempt: int,
     *,
-    jobs: WebhookJobs,
+    jobs: JobStore,
     sender: WebhookSender,
     resolver: Resolver,
     policy: WebhookPolicy,
     secret: str,
     clock: Clock,
 ) -> WebhookOutcome:
-    job = jobs.get_job(job_id)
-    if job is None:
-        raise JobNotFound(f"job {job_id!r} does not exist")
+    job = existing_job(ending.job_id, jobs)
     if not job.webhook_url:
-        raise InvalidWebhookUrl(f"job {job_id!r} has no webhook URL")
-    event, now = EVENT_TYPES[status], clock.now()
+        raise InvalidWebhookUrl(f"job {ending.job_id!r} has no webhook URL")
+    now = clock.now()
     target = check_webhook_url(job.webhook_url, resolver=resolver, policy=policy)
-    body = json.dumps(payload(job, run, status, now), separators=(",", ":")).encode()
-    timestamp, event_id = int(now.timestamp()), message_id(job_id, run)
+    body = json.dumps(payload(ending, job.story_id, now), separators=(",", ":")).encode()
+    timestamp = int(now.timestamp())
     headers = {
         "content-type": "application/json",
         "user-agent": "storyimages-webhooks/1",
-        "webhook-id": event_id,
+        "webhook-id": ending.message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, event_id, timestamp, body),
+        "webhook-signature": signature(secret, ending.message_id, timestamp, body),
     }
     try:
         code = sender.send(WebhookRequest(target, headers, body))
@@ -178,34 +167,33 @@ def deliver_webhook(
     except WebhookDeliveryFailed as exc:
         code, error = None, exc.message
     outcome = WebhookOutcome(
-        event=event,
+        event=ending.event,
         status=WebhookStatus.DELIVERED if error is None else WebhookStatus.RETRYING,
         attempts=attempt + 1,
         last_status_code=code,
         last_error=error,
         at=now,
     )
-    jobs.record_webhook(job_id, outcome)
+    # A newer run owns the job's webhook record: an older run's delivery does not overwrite it.
+    if job.run == ending.run:
+        jobs.record_webhook(ending.job_id, outcome)
     if error is not None:
         raise WebhookDeliveryFailed(error)
     return outcome
 
 
-def record_webhook_failure(
-    job_id: str, status: JobStatus, error: JobError, *, jobs: WebhookJobs, clock: Clock
-) -> WebhookOutcome:
+def record_webhook_failure(ending: JobEnding, error: JobError, *, jobs: JobStore, clock: Clock) -> WebhookOutcome:
     """Retries ran out (or the URL stopped being acceptable): say so on the job."""
-    job = jobs.get_job(job_id)
-    if job is None:
-        raise JobNotFound(f"job {job_id!r} does not exist")
+    job = existing_job(ending.job_id, jobs)
     previous = job.webhook
     outcome = WebhookOutcome(
-        event=EVENT_TYPES[status],
+        event=ending.event,
         status=WebhookStatus.FAILED,
         attempts=previous.attempts if previous else 0,
         last_status_code=previous.last_status_code if previous else None,
         last_error=error.message,
         at=clock.now(),
     )
-    jobs.record_webhook(job_id, outcome)
+    if job.run == ending.run:
+        jobs.record_webhook(ending.job_id, outcome)
     return outcome

@@ -27,9 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = WebhookTask.model_validate(event)
     logger.append_keys(masterJobId=task.master_job_id, run=task.run, attempt=task.attempt)
     outcome = deliver_webhook(
-        task.master_job_id,
-        task.run,
-        task.status,
+        task.ending(),
         task.attempt,
         jobs=jobs,
         sender=sender,

@@ -22,6 +22,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = WebhookFailureTask.model_validate(event)
     logger.append_keys(masterJobId=task.master_job_id, run=task.run)
     error = task.error.describe()
-    outcome = record_webhook_failure(task.master_job_id, task.status, error, jobs=jobs, clock=SystemClock())
+    outcome = record_webhook_failure(task.ending(), error, jobs=jobs, clock=SystemClock())
     logger.warning("webhook not delivered", attempts=outcome.attempts, error=error.message)
     return {"status": outcome.status.value}

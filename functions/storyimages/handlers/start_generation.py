@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.dns_resolver import SystemResolver
-from storyimages.adapters.firestore_jobs import FirestoreJobStore, FirestoreStories
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.firestore_stories import FirestoreStories
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.api.auth import caller_of
 from storyimages.api.openapi import error_responses

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.failures import describe_failure
-from storyimages.domain.jobs import JobError, JobStatus
+from storyimages.domain.jobs import JobError, JobStatus, Summary
+from storyimages.domain.webhooks import JobEnding
 
 
 class TaskEvent(BaseModel):
@@ -38,10 +39,33 @@ class JobFailureTask(TaskEvent):
     error: CaughtError = CaughtError()
 
 
+class SummaryEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    total_slides: int = Field(alias="totalSlides", ge=0)
+    completed: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+
 class WebhookTask(TaskEvent):
+    """What a job's end put in its webhook delivery's input (StepFunctionsNotifier)."""
+
     run: int = Field(ge=0)
     status: JobStatus
+    summary: SummaryEvent
     attempt: int = Field(default=0, ge=0)
+
+    def ending(self) -> JobEnding:
+        s = self.summary
+        return JobEnding(
+            job_id=self.master_job_id,
+            run=self.run,
+            status=self.status,
+            summary=Summary(
+                total_slides=s.total_slides, completed=s.completed, errors=s.errors, skipped=s.skipped, in_progress=0
+            ),
+        )
 
 
 class WebhookFailureTask(WebhookTask):
