@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from storyimages.domain.identity import Caller
 from storyimages.domain.job_completion import finalize_job, mark_job_failed
+from storyimages.domain.job_control import cancel_job, retry_failed_slides
 from storyimages.domain.jobs import JobError, JobStatus, MasterJob, Summary
 from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, record_slide_failure
 from storyimages.domain.start_generation import GenerationConfig, StartCommand, StartOptions, start_generation
@@ -63,6 +64,22 @@ class World:
 
     def fail(self, slide: int, code: str = "IMAGE_REJECTED") -> SlideOutcome:
         return record_slide_failure(self.job_id, slide, JobError(code, "no"), jobs=self.jobs, clock=self.clock)
+
+    def cancel(self, caller: Caller = OWNER) -> MasterJob:
+        return cancel_job(
+            self.job_id, caller, jobs=self.jobs, workflow=self.workflow, notifier=self.notifier, clock=self.clock
+        )
+
+    def retry(self, caller: Caller = OWNER) -> MasterJob:
+        return retry_failed_slides(
+            self.job_id,
+            caller,
+            jobs=self.jobs,
+            workflow=self.workflow,
+            notifier=self.notifier,
+            clock=self.clock,
+            config=self.config,
+        )
 
     def finalize(self) -> tuple[JobStatus, Summary]:
         return finalize_job(self.job_id, jobs=self.jobs, notifier=self.notifier, clock=self.clock)

@@ -12,28 +12,9 @@ from storyimages.domain.errors import (
     WorkflowStartFailed,
 )
 from storyimages.domain.identity import Caller
-from storyimages.domain.job_control import cancel_job, retry_failed_slides
 from storyimages.domain.jobs import JobStatus, SlideStatus
 from storyimages.domain.start_generation import StartCommand, start_generation
 from tests.job_world import OWNER, World
-
-
-def cancel(world: World, caller: Caller = OWNER):  # type: ignore[no-untyped-def]
-    return cancel_job(
-        world.job_id, caller, jobs=world.jobs, workflow=world.workflow, notifier=world.notifier, clock=world.clock
-    )
-
-
-def retry(world: World, caller: Caller = OWNER):  # type: ignore[no-untyped-def]
-    return retry_failed_slides(
-        world.job_id,
-        caller,
-        jobs=world.jobs,
-        workflow=world.workflow,
-        notifier=world.notifier,
-        clock=world.clock,
-        config=world.config,
-    )
 
 
 def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(config) -> None:
@@ -41,7 +22,7 @@ def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(c
     world.generate(1)
     world.generate(2)
 
-    job = cancel(world)
+    job = world.cancel()
 
     assert job.status is JobStatus.CANCELLED
     assert world.workflow.stopped == [world.job_id]
@@ -53,10 +34,10 @@ def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(c
 
 def test_given_a_cancelled_job_when_cancelled_again_then_nothing_changes(config) -> None:
     world = World(config)
-    cancel(world)
+    world.cancel()
     commits = list(world.jobs.commits)
 
-    assert cancel(world).status is JobStatus.CANCELLED
+    assert world.cancel().status is JobStatus.CANCELLED
     assert world.jobs.commits == commits
 
 
@@ -66,13 +47,13 @@ def test_given_a_finished_job_when_cancelled_then_it_is_refused(config) -> None:
     world.finalize()
 
     with pytest.raises(JobAlreadyFinished):
-        cancel(world)
+        world.cancel()
 
 
 def test_given_a_job_with_a_webhook_when_cancelled_then_the_cancellation_is_notified(config) -> None:
     world = World(config, webhook_url="https://hooks.example.com/x")
 
-    cancel(world)
+    world.cancel()
 
     assert world.notifier.notified == [(world.job_id, 0, JobStatus.CANCELLED)]
 
@@ -81,9 +62,9 @@ def test_given_someone_elses_job_when_cancelled_or_retried_then_it_reads_as_miss
     world = World(config)
 
     with pytest.raises(JobNotFound):
-        cancel(world, Caller("intruder"))
+        world.cancel(Caller("intruder"))
     with pytest.raises(JobNotFound):
-        retry(world, Caller("intruder"))
+        world.retry(Caller("intruder"))
     assert world.workflow.stopped == []
 
 
@@ -92,7 +73,7 @@ def test_given_a_job_that_cancelled_mid_image_when_a_late_task_writes_then_the_a
 ) -> None:
     world = World(config, slides=2)
     world.jobs.mark_slide_generating(world.job_id, 1, world.clock.now())
-    cancel(world)
+    world.cancel()
     # The image task that was running writes after the cancel
     world.jobs.mark_slide_generating(world.job_id, 2, world.clock.now())
 
@@ -113,7 +94,7 @@ def test_given_failed_slides_when_retried_then_a_new_run_covers_only_them_and_re
     world.fail(4)
     world.finalize()
 
-    job = retry(world)
+    job = world.retry()
 
     assert (job.status, job.run, job.lock_seq) == (JobStatus.PENDING, 1, 2)
     assert [job.slide(n).status for n in (1, 2, 3, 4)] == [
@@ -143,7 +124,7 @@ def test_given_failed_slides_when_retried_then_a_new_run_covers_only_them_and_re
 
 def test_given_a_running_job_when_retried_then_it_is_refused(config) -> None:
     with pytest.raises(JobStillRunning):
-        retry(World(config))
+        World(config).retry()
 
 
 def test_given_a_job_with_every_image_when_retried_then_there_is_nothing_to_retry(config) -> None:
@@ -152,7 +133,7 @@ def test_given_a_job_with_every_image_when_retried_then_there_is_nothing_to_retr
     world.finalize()
 
     with pytest.raises(NothingToRetry):
-        retry(world)
+        world.retry()
 
 
 def test_given_a_newer_job_running_for_the_story_when_an_old_job_is_retried_then_the_story_is_busy(config) -> None:
@@ -173,7 +154,7 @@ def test_given_a_newer_job_running_for_the_story_when_an_old_job_is_retried_then
     )
 
     with pytest.raises(StoryBusy) as caught:
-        retry(world)
+        world.retry()
 
     assert caught.value.details == {"masterJobId": newer.master_job_id}
 
@@ -182,11 +163,11 @@ def test_given_a_cancelled_job_whose_webhook_could_not_be_asked_for_when_cancell
     world = World(config, webhook_url="https://hooks.example.com/x")
     world.notifier.unavailable = True
     with pytest.raises(WorkflowStartFailed):
-        cancel(world)
+        world.cancel()
     assert world.job.status is JobStatus.CANCELLED
 
     world.notifier.unavailable = False
-    cancel(world)
+    world.cancel()
 
     assert world.notifier.notified == [(world.job_id, 0, JobStatus.CANCELLED)]
 
@@ -202,7 +183,7 @@ def test_given_the_run_finishing_while_it_is_stopped_when_cancelled_then_it_stay
     world.workflow.__class__ = FinishingWhileStopped
 
     with pytest.raises(JobAlreadyFinished):
-        cancel(world)
+        world.cancel()
 
     assert world.job.status is JobStatus.COMPLETED
 
@@ -212,10 +193,10 @@ def test_given_a_slide_a_late_task_left_generating_when_the_cancelled_job_is_ret
 ) -> None:
     world = World(config, slides=2)
     world.generate(1)
-    cancel(world)
+    world.cancel()
     world.jobs.mark_slide_generating(world.job_id, 2, world.clock.now())  # written after the cancel
 
-    job = retry(world)
+    job = world.retry()
 
     assert job.slide(2).status is SlideStatus.PENDING
     assert world.workflow.started[f"{world.job_id}-retry-1"]["firstSlide"] == 2

@@ -157,18 +157,7 @@ def test_given_a_retry_since_the_job_ended_when_the_old_delivery_goes_out_then_i
     # Given run 0 ended with one error, and the job was retried (run 1 in progress) since
     world = finished_world(config)
     first = ending(world)
-    from storyimages.domain.job_control import retry_failed_slides
-    from tests.job_world import OWNER
-
-    retry_failed_slides(
-        world.job_id,
-        OWNER,
-        jobs=world.jobs,
-        workflow=world.workflow,
-        notifier=world.notifier,
-        clock=world.clock,
-        config=world.config,
-    )
+    world.retry()
     sender = FakeWebhookSender()
 
     # When run 0's delivery (a late retry of it) goes out
