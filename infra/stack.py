@@ -25,7 +25,6 @@ class StoryImagesStack(Stack):
         self, scope: Construct, id: str, *, config: StackConfig, code: lambda_.Code | None = None, **kwargs: Any
     ) -> None:
         super().__init__(scope, id, **kwargs)
-        self._environment = config.environment
         removal = RemovalPolicy.DESTROY if config.removal_policy == "destroy" else RemovalPolicy.RETAIN
         secrets = Secrets(self, "Secrets", removal_policy=removal)
         images = ImageBucket(self, "ImageBucket", retention_days=config.image_retention_days, removal_policy=removal)

@@ -14,7 +14,7 @@ def main() -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     with LocalStack(config) as stack:
-        openai = "the real OpenAI API" if config.real_openai_key else f"{stack.images.url}/v1"
+        openai = "the real OpenAI API" if config.real_openai_key else stack.images.api_url
         print(f"storyimages local stack ready: {stack.url}  (GET {stack.url}/health)", flush=True)
         print(f"  stories seeded: {', '.join(stack.story_ids) or 'none'}", flush=True)
         print(

@@ -30,7 +30,6 @@ class Tracked:
     story_id: str
     job_id: str
     started_at: float
-    estimate: str
     body: dict[str, Any] = field(default_factory=dict)
     slide_status: dict[int, str] = field(default_factory=dict)
     finished_at: float | None = None
@@ -70,7 +69,7 @@ def start(session: requests.Session, base: str, story_id: str) -> Tracked:
         raise SystemExit(f"starting {story_id} failed: {response.status_code} {body}")
     data = body["data"]
     say(f"{story_id}: started {data['masterJobId']} ({data['totalSlides']} slides, estimated {data['estimatedTime']})")
-    return Tracked(story_id, data["masterJobId"], time.perf_counter(), data["estimatedTime"])
+    return Tracked(story_id, data["masterJobId"], time.perf_counter())
 
 
 def watch(session: requests.Session, base: str, jobs: list[Tracked], since: float) -> None:

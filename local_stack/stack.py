@@ -62,7 +62,6 @@ class LocalConfig:
     log_level: str = "WARNING"
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     webhook_allow_loopback: bool = False
-    extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> LocalConfig:
@@ -200,10 +199,9 @@ class LocalStack:
             "IMAGE_QUALITY": config.image_quality,
             "POWERTOOLS_SERVICE_NAME": "storyimages",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
-            **config.extra_env,
         }
         if self.images is not None:
-            env["OPENAI_BASE_URL"] = f"{self.images.url}/v1"
+            env["OPENAI_BASE_URL"] = self.images.api_url
         else:
             self._remember("OPENAI_BASE_URL")
             os.environ.pop("OPENAI_BASE_URL", None)

@@ -15,6 +15,7 @@ from storyimages.domain.job_status import owned_job
 from storyimages.domain.jobs import JobStatus, MasterJob
 from storyimages.domain.ports import Clock, JobStore, Notifier, Workflow
 from storyimages.domain.start_generation import GenerationConfig
+from storyimages.domain.story_lock import next_claim
 
 
 def cancel_job(
@@ -29,10 +30,10 @@ def cancel_job(
         workflow.stop(job.execution_name, cause=f"cancelled by its owner {caller.uid}")
         # The run may have finished while it was being stopped: then it stays as it ended.
         job = owned_job(job_id, caller, jobs)
-        if not job.status.is_terminal:
-            jobs.finish_job(job, JobStatus.CANCELLED, clock.now())
-        job = owned_job(job_id, caller, jobs)
         _refuse_if_ended(job)
+        if job.status is not JobStatus.CANCELLED:
+            jobs.finish_job(job, JobStatus.CANCELLED, clock.now())
+            job = owned_job(job_id, caller, jobs)
     if job.webhook_url:
         notifier.job_ended(job)
     return job
@@ -67,7 +68,7 @@ def retry_failed_slides(
         raise StoryBusy(f"job {other.job_id!r} is running for this story", details={"masterJobId": other.job_id})
     run = job.run + 1
     try:
-        jobs.restart_slides(job, slides, run=run, lock_seq=holder.next_seq if holder else 1, at=clock.now())
+        jobs.restart_slides(job, slides, run=run, lock_seq=next_claim(holder), at=clock.now())
     except ClaimConflict:
         raise StoryBusy("another job for this story started a moment ago") from None
     restarted = owned_job(job_id, caller, jobs)

@@ -28,6 +28,7 @@ from storyimages.domain.jobs import (
 )
 from storyimages.domain.ports import Clock, JobStore, Notifier, Resolver, StoryRepository, Workflow
 from storyimages.domain.story import Story
+from storyimages.domain.story_lock import next_claim
 from storyimages.domain.webhooks import WebhookPolicy, check_webhook_url
 
 
@@ -159,7 +160,7 @@ def start_generation(
         created_at=now,
         updated_at=now,
         webhook_url=webhook_url,
-        lock_seq=holder.next_seq if holder else 1,
+        lock_seq=next_claim(holder),
     )
     slide_jobs = [
         SlideJob(slide_job_id(job_id, n), job_id, command.story_id, n, prompt=story.slide_prompt(n)) for n in numbers

@@ -27,9 +27,10 @@ class LockHolder:
     job_id: str
     released: bool = False
 
-    @property
-    def next_seq(self) -> int:
-        return self.seq + 1
+
+def next_claim(holder: LockHolder | None) -> int:
+    """The sequence number the next run of the story claims."""
+    return holder.seq + 1 if holder else 1
 
 
 class ExecutionState(StrEnum):
