@@ -68,7 +68,7 @@ def start(
     logger.info(
         "generation requested",
         masterJobId=started.master_job_id,
-        created=started.created,
+        jobCreated=started.created,
         alreadyRunning=started.already_running,
     )
     return StartResponse.of(started), 202 if started.created else 200
