@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
+import secrets
+from datetime import UTC, datetime
 
 import pytest
 
 from storyimages.domain.errors import InvalidWebhookUrl, WebhookDeliveryFailed
-from storyimages.domain.jobs import JobError, JobStatus, WebhookStatus
+from storyimages.domain.jobs import JobError, JobStatus, WebhookOutcome, WebhookStatus
+from storyimages.domain.ports import WebhookRequest
 from storyimages.domain.webhooks import (
     JobEnding,
     WebhookPolicy,
@@ -17,10 +18,12 @@ from storyimages.domain.webhooks import (
     record_webhook_failure,
     signature,
 )
-from tests.fakes import FakeResolver, FakeWebhookSender
+from tests.fakes import FakeResolver, FakeWebhookSender, FixedClock
 from tests.job_world import World
+from tests.webhook_verification import Refused, verify_with_python
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def finished_world(config) -> World:  # type: ignore[no-untyped-def]
@@ -37,7 +40,13 @@ def ending(world: World, run: int = 0) -> JobEnding:
     return JobEnding(world.job_id, run, JobStatus.COMPLETED_WITH_ERRORS, notified)
 
 
-def deliver(world: World, sender: FakeWebhookSender, attempt: int = 0, resolver: FakeResolver | None = None):  # type: ignore[no-untyped-def]
+def deliver(  # type: ignore[no-untyped-def]
+    world: World,
+    sender: FakeWebhookSender,
+    attempt: int = 0,
+    resolver: FakeResolver | None = None,
+    clock: FixedClock | None = None,
+):
     return deliver_webhook(
         ending(world),
         attempt,
@@ -46,27 +55,29 @@ def deliver(world: World, sender: FakeWebhookSender, attempt: int = 0, resolver:
         resolver=resolver or world.resolver,
         policy=WebhookPolicy(),
         secret=SECRET,
-        clock=world.clock,
+        clock=clock or world.clock,
     )
+
+
+def delivered_now(world: World) -> tuple[WebhookRequest, WebhookOutcome]:
+    """One delivery stamped with the wall clock: receivers refuse timestamps over 5 minutes off."""
+    sender = FakeWebhookSender()
+    outcome = deliver(world, sender, clock=FixedClock(datetime.now(UTC)))
+    (request,) = sender.requests
+    return request, outcome
 
 
 def test_given_a_finished_job_when_its_webhook_is_delivered_then_the_post_is_signed_the_standard_webhooks_way(
     config,
 ) -> None:
-    world, sender = finished_world(config), FakeWebhookSender()
+    world = finished_world(config)
 
-    outcome = deliver(world, sender)
+    request, outcome = delivered_now(world)
 
-    (request,) = sender.requests
     headers = request.headers
-    expected = hmac.new(
-        base64.b64decode(SECRET.removeprefix("whsec_")),
-        f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + request.body,
-        hashlib.sha256,
-    ).digest()
-    assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
-    assert headers["webhook-id"] == f"{world.job_id}-0"
     body = json.loads(request.body)
+    assert verify_with_python(SECRET, headers, request.body) == body
+    assert headers["webhook-id"] == f"{world.job_id}-0"
     assert body["type"] == "image_job.completed_with_errors"
     assert body["data"] == {
         "masterJobId": world.job_id,
@@ -82,6 +93,22 @@ def test_given_a_finished_job_when_its_webhook_is_delivered_then_the_post_is_sig
     )
     assert (outcome.status, outcome.attempts, outcome.last_status_code) == (WebhookStatus.DELIVERED, 1, 200)
     assert world.job.webhook == outcome
+
+
+def test_given_a_signed_delivery_when_its_body_is_altered_then_the_library_refuses_it(config) -> None:
+    request, _ = delivered_now(finished_world(config))
+    altered = request.body.replace(b'"errors":1', b'"errors":0')
+    assert altered != request.body
+
+    with pytest.raises(Refused, match="No matching signature"):
+        verify_with_python(SECRET, request.headers, altered)
+
+
+def test_given_a_signed_delivery_when_checked_with_another_secret_then_the_library_refuses_it(config) -> None:
+    request, _ = delivered_now(finished_world(config))
+
+    with pytest.raises(Refused, match="No matching signature"):
+        verify_with_python(OTHER_SECRET, request.headers, request.body)
 
 
 @pytest.mark.parametrize("answer", [500, 404, 301, None], ids=["500", "404", "redirect", "refused"])
