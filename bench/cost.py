@@ -5,6 +5,10 @@ printed with the result.
 
     .venv/bin/python bench/cost.py [--slides 10] [--image-seconds 30] [--poll-seconds 5]
 
+Firestore is counted at the emulator, as Firestore bills it (local_stack/firestore_meter.py): a
+write per document written, a read per document read by id and per document a query returns, at
+least one read per query.
+
 Prices: us-east-1 list prices and Firestore's multi-region (nam5) prices, November 2026;
 check the pricing pages before relying on them.
 """
@@ -24,7 +28,7 @@ from local_stack.firestore_meter import FirestoreMeter  # noqa: E402
 from local_stack.stack import LocalConfig, LocalStack  # noqa: E402
 from tests.api_client import ApiClient  # noqa: E402
 from tests.stories import story_document  # noqa: E402
-from tests.workflow_runs import wait_for  # noqa: E402
+from tests.workflow_runs import wait_for, wait_for_execution  # noqa: E402
 
 STEP_FUNCTIONS_PER_TRANSITION = 0.025 / 1000
 LAMBDA_PER_GB_SECOND = 0.0000166667
@@ -32,6 +36,7 @@ LAMBDA_PER_REQUEST = 0.20 / 1_000_000
 API_GATEWAY_REST_PER_REQUEST = 3.50 / 1_000_000
 FIRESTORE_PER_READ = 0.06 / 100_000
 FIRESTORE_PER_WRITE = 0.18 / 100_000
+FIRESTORE_PER_DELETE = 0.02 / 100_000
 S3_PER_PUT = 0.005 / 1000
 S3_PER_GET = 0.0004 / 1000
 S3_PER_GB_MONTH = 0.023
@@ -53,10 +58,13 @@ def main() -> None:
         stack.db.collection("stories").document(story).create(story_document(args.slides, owner="user-1"))
         api = ApiClient(stack.url, stack.token("user-1"))
         calls_before = len(stack.lambdas.invocations)
-        with FirestoreMeter() as job_meter:
+        # Counted at the emulator: every Firestore RPC of the start, the workflow's Lambdas and the
+        # authorizer, whichever process sends it; the wait asks Step Functions only.
+        with FirestoreMeter(stack.firestore) as job_meter:
             job_id = api.start_job(story)
-            run = wait_for(stack, job_id)
-        with FirestoreMeter() as poll_meter:
+            wait_for_execution(stack, job_id)
+        run = wait_for(stack, job_id)  # the history and the job, read outside the meter
+        with FirestoreMeter(stack.firestore) as poll_meter:
             api.status(job_id)
         invocations = stack.lambdas.invocations[calls_before:]
         edits = sum(1 for r in stack.images.requests() if r["endpoint"] == "edits")
@@ -74,7 +82,7 @@ def main() -> None:
     gb_seconds += MEMORY_MB / 1024 * api_lambda_seconds * (1 + polls + authorizer_calls)
     lambda_requests = len(invocations) + 1 + polls + authorizer_calls
     firestore_reads = job_meter.billed_reads + polls * poll_meter.billed_reads
-    firestore_writes = job_meter.document_writes
+    firestore_writes, firestore_deletes = job_meter.document_writes, job_meter.document_deletes
     s3_puts, s3_gets = args.slides, edits + args.slides  # the reference per edit; the app fetches each image once
     storage_gb_months = args.slides * args.image_mb / 1024 * args.retention_months
 
@@ -82,13 +90,23 @@ def main() -> None:
         "Step Functions": transitions * STEP_FUNCTIONS_PER_TRANSITION,
         "Lambda": gb_seconds * LAMBDA_PER_GB_SECOND + lambda_requests * LAMBDA_PER_REQUEST,
         "API Gateway": (1 + polls) * API_GATEWAY_REST_PER_REQUEST,
-        "Firestore": firestore_reads * FIRESTORE_PER_READ + firestore_writes * FIRESTORE_PER_WRITE,
+        "Firestore": firestore_reads * FIRESTORE_PER_READ
+        + firestore_writes * FIRESTORE_PER_WRITE
+        + firestore_deletes * FIRESTORE_PER_DELETE,
         "S3": s3_puts * S3_PER_PUT + s3_gets * S3_PER_GET + storage_gb_months * S3_PER_GB_MONTH,
     }
     print(f"one {args.slides}-slide story, measured on the local engine:")
     print(f"  state transitions {transitions}, execution history events {len(run.history)}")
-    print(f"  Lambda invocations by the workflow {len(invocations)}; Firestore document writes {firestore_writes}")
-    print(f"  Firestore document reads by the workflow {job_meter.billed_reads}, per poll {poll_meter.billed_reads}")
+    print(
+        f"  Lambda invocations by the workflow {len(invocations)}; Firestore document writes {firestore_writes}"
+        f" in {len(job_meter.commits)} commits, deletes {firestore_deletes}"
+    )
+    by_id, queries = sum(len(r) for r in job_meter.reads), job_meter.queries
+    print(
+        f"  Firestore billed reads by the job {job_meter.billed_reads} ({by_id} documents by id in"
+        f" {len(job_meter.reads)} reads, {len(queries)} queries returning {sum(queries)}), per poll"
+        f" {poll_meter.billed_reads}"
+    )
     print(
         f"assumed: {args.image_seconds:.0f} s per image, polls every {args.poll_seconds:.0f} s for {duration:.0f} s "
         f"({polls} polls), {args.image_mb} MB per image kept {args.retention_months:.0f} months"

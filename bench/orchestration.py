@@ -48,7 +48,7 @@ def measure(stack: LocalStack, slides: int) -> Measure:
     story_id = f"bench-{uuid.uuid4().hex[:10]}"
     stack.db.collection("stories").document(story_id).create(story_document(slides))
     before = len(stack.lambdas.invocations)
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         began = time.perf_counter()
         job_id = start_job(stack, story_id)
         run = wait_for(stack, job_id, timeout=300)

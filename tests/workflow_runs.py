@@ -79,15 +79,25 @@ def wait_for(stack: Any, job_id: str, timeout: float = 60.0, *, execution: str |
     """Wait for the execution `execution` (the job's first run by default) to end."""
     sfn = stack.aws.client("stepfunctions")
     arn = StepFunctionsWorkflow(machine or stack.state_machine_arn).execution_arn(execution or job_id)
-    deadline = time.monotonic() + timeout
-    while (execution := _describe(sfn, arn))["status"] in {"RUNNING", "NOT_STARTED_YET"}:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{arn} still {execution['status']} after {timeout}s")
-        time.sleep(0.05)
+    ended = wait_for_execution(stack, job_id, timeout, execution=execution, machine=machine)
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     job = FirestoreJobStore(lambda: stack.db).get_job(job_id)
     assert job is not None
-    return Run(job_id=job_id, execution=execution, history=history, job=job)
+    return Run(job_id=job_id, execution=ended, history=history, job=job)
+
+
+def wait_for_execution(
+    stack: Any, job_id: str, timeout: float = 60.0, *, execution: str | None = None, machine: str = ""
+) -> dict[str, Any]:
+    """Wait for the execution to end, asking Step Functions only (no Firestore read of our own)."""
+    sfn = stack.aws.client("stepfunctions")
+    arn = StepFunctionsWorkflow(machine or stack.state_machine_arn).execution_arn(execution or job_id)
+    deadline = time.monotonic() + timeout
+    while (described := _describe(sfn, arn))["status"] in {"RUNNING", "NOT_STARTED_YET"}:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{arn} still {described['status']} after {timeout}s")
+        time.sleep(0.05)
+    return described
 
 
 def _describe(sfn: Any, arn: str) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_given_a_job_when_its_status_is_read_then_it_costs_one_document_read_and
     job_id = api.start_job(new_story(4))
     api.wait(job_id)
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         assert api.status(job_id).status_code == 200
 
     assert meter.reads == [[f"imageJobs/{job_id}"]]

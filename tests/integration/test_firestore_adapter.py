@@ -68,8 +68,10 @@ def slide_jobs(job: MasterJob) -> list[SlideJob]:
     ]
 
 
-def test_given_a_new_job_when_created_then_it_reads_back_equal_and_claims_its_story_in_one_commit(store, job) -> None:
-    with FirestoreMeter() as meter:
+def test_given_a_new_job_when_created_then_it_reads_back_equal_and_claims_its_story_in_one_commit(
+    store, job, stack
+) -> None:
+    with FirestoreMeter(stack.firestore) as meter:
         store.create_job(job, slide_jobs(job))
         read = store.get_job(job.job_id)
 
@@ -135,10 +137,10 @@ def test_given_an_idempotency_record_when_created_with_the_job_then_it_reads_bac
     assert store.get_job(other.job_id) is None
 
 
-def test_given_a_job_when_slide_work_is_read_then_master_and_slide_come_in_one_read(store, job) -> None:
+def test_given_a_job_when_slide_work_is_read_then_master_and_slide_come_in_one_read(store, job, stack) -> None:
     store.create_job(job, slide_jobs(job))
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         master, slide = store.get_slide_work(job.job_id, 2)
 
     assert master == job
@@ -153,7 +155,7 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
 ) -> None:
     store.create_job(job, slide_jobs(job))
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         store.mark_slide_generating(job.job_id, 1, T0)
         store.mark_slide_completed(job.job_id, 1, "images/x/slide-1.png", T1, as_reference=True)
         store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "policy"), T1)
@@ -182,7 +184,7 @@ def test_given_a_job_when_it_finishes_then_one_commit_sets_its_end_and_releases_
     store.create_job(job, slide_jobs(job))
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         store.finish_job(job, JobStatus.FAILED, T1, error=JobError("X", "y"))
 
     read = store.get_job(job.job_id)
@@ -193,14 +195,16 @@ def test_given_a_job_when_it_finishes_then_one_commit_sets_its_end_and_releases_
     assert store.current_lock(job.story_id).released
 
 
-def test_given_a_finished_job_when_restarted_then_one_commit_resets_its_slides_under_a_new_claim(store, job) -> None:
+def test_given_a_finished_job_when_restarted_then_one_commit_resets_its_slides_under_a_new_claim(
+    store, job, stack
+) -> None:
     store.create_job(job, slide_jobs(job))
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
     store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "no"), T0)
     store.record_webhook(job.job_id, WebhookOutcome("image_job.failed", WebhookStatus.DELIVERED, 1, 200, None, T0))
     store.finish_job(store.get_job(job.job_id), JobStatus.COMPLETED_WITH_ERRORS, T0)
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         store.restart_slides(store.get_job(job.job_id), [2, 3], run=1, lock_seq=2, at=T1)
 
     read = store.get_job(job.job_id)

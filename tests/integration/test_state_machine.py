@@ -188,7 +188,7 @@ def test_given_the_workflow_breaks_when_it_runs_then_the_job_is_failed_and_made_
 def test_given_the_happy_path_when_measured_then_each_slide_costs_at_most_two_commits(stack, new_story, images) -> None:
     story = new_story(4)
 
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         run = run_job(stack, story)
 
     per_job = meter.commits_touching(f"imageJobs/{run.job_id}")
@@ -206,7 +206,7 @@ def test_given_a_finished_job_when_its_slide_task_runs_again_then_nothing_is_pai
     images.reset()
 
     # When the real generate task runs again for slide 2
-    with FirestoreMeter() as meter:
+    with FirestoreMeter(stack.firestore) as meter:
         payload, error, _ = invoke(
             "storyimages.handlers.generate_slide_image:handler",
             function_name("GenerateSlideImageFunctionArn"),
