@@ -1,9 +1,32 @@
 """A local stand-in for the OpenAI Images API, for tests and the demo.
 
 It speaks the protocol the `openai` SDK speaks: `POST /v1/images/generations` (JSON) and
-`POST /v1/images/edits` (multipart, images under `image[]` or `image`), bearer-token auth,
-and OpenAI-shaped errors. Answers are real PNGs drawn by `local_stack.scene`, deterministic
-for a prompt and its reference images, so a test can assert on bytes.
+`POST /v1/images/edits` (multipart, images under `image[]` or `image`, an optional `mask`),
+bearer-token auth, and OpenAI-shaped errors (`{"error": {"message", "type", "param", "code"}}`).
+Answers are real images drawn by `local_stack.scene`, deterministic for a prompt and its
+reference images, so a test can assert on bytes.
+
+Requests are validated the way the configured model validates them, from one rule table per
+model family (`MODEL_FAMILIES`; adding a model is one entry). For the gpt-image-2 family:
+`model` must name a known model; parameters the endpoint does not take (and the legacy
+`response_format` and `style`) are refused as `Unknown parameter: 'x'.`; `size` is `auto` or
+WIDTHxHEIGHT with both sides multiples of 16, long side / short side <= 3, long side <= 3840
+and 655,360 <= pixels <= 8,294,400 (3840x2160); `quality` low/medium/high/auto; `background`
+transparent/opaque/auto, transparent only with png or webp; `output_format` png/jpeg/webp;
+`output_compression` an integer 0-100, below 100 only for jpeg/webp; `n` 1-10; `moderation`
+(generations) auto/low; `input_fidelity` (edits) refused, as gpt-image-2 takes none;
+`partial_images` 0-3, above 0 only with `stream`; an edit's `mask` must be one PNG the size of
+the first image (it is then ignored: scenes are drawn, not edited). A null is an omitted
+value, as in OpenAI's API, except for a parameter the endpoint does not take.
+
+What is asked for is done: `background="transparent"` returns an RGBA image whose backdrop
+has alpha 0; `output_compression` is the JPEG / WebP encoder quality (OpenAI's default is
+100); the answer's `background`, `output_format`, `quality` and `size` say what was made.
+`stream=True` answers with server-sent events as OpenAI sends them (`event: <type>` and
+`data: <json>`): for each image, `partial_images` coarser previews as
+`image_generation.partial_image` events (edits: `image_edit.partial_image`) with
+`partial_image_index` from 0, then `image_generation.completed` (`image_edit.completed`) with
+the final image, the same bytes as without streaming, and `usage`.
 
 Tests steer it over HTTP (so a test in another thread or process can) or from Python:
 
@@ -17,11 +40,13 @@ A rule is `{"kind": "rate_limit"|"server_error"|"slow"|"reject", "match": str|nu
 whose `match` is a substring of the prompt (null matches any) and that has times left fires
 and uses one up. `slow` waits and walks on; the others answer at once. Whatever the rules, a
 prompt containing `CONTENT_POLICY_MARKER` is refused the way OpenAI's safety system refuses.
+Faults and refusals answer before a stream starts, with an HTTP status, as OpenAI's do.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +54,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,23 +63,50 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
 from local_stack.http_server import BackgroundServer
-from local_stack.scene import render_scene
+from local_stack.scene import RenderedScene, render_scene
 
 CONTENT_POLICY_MARKER = "[content-policy-violation]"
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "reject")
-MODEL_PREFIXES = ("gpt-image", "chatgpt-image")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
 REFERENCE_FORMATS = ("PNG", "JPEG", "WEBP")
-MAX_REFERENCE_IMAGES = 16
-MAX_IMAGES_PER_REQUEST = 10
-MAX_PROMPT_CHARS = 32_000
-MIN_SIDE, MAX_SIDE = 64, 4096
-AUTO_SIZE = (1024, 1024)
 
-_SIZE = re.compile(r"(\d+)x(\d+)")
 # Output tokens OpenAI bills for a 1024x1024 image at each quality; other sizes scale by area.
 _OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
 _TOKENS_PER_REFERENCE = 194
+# "Each partial image will incur an additional 100 image output tokens" (OpenAI's guide).
+_TOKENS_PER_PARTIAL_IMAGE = 100
+
+# What each endpoint takes (the SDK's `images.generate` / `images.edit` arguments). Multipart
+# names are read without their brackets: `image[]` is `image`, `svg[model]` is `svg`.
+GENERATION_PARAMETERS = frozenset(
+    {
+        "background",
+        "complexity",
+        "frame_count",
+        "frame_duration_ms",
+        "model",
+        "moderation",
+        "n",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "prompt",
+        "quality",
+        "response_format",
+        "safety_identifier",
+        "size",
+        "stream",
+        "style",
+        "svg",
+        "user",
+    }
+)
+EDIT_PARAMETERS = (GENERATION_PARAMETERS - {"moderation", "style"}) | {
+    "image",
+    "images",
+    "input_fidelity",
+    "markup",
+    "mask",
+}
 
 
 class ApiError(Exception):
@@ -169,24 +221,138 @@ class FaultRule:
         return content_policy_error()
 
 
+# ---------------------------------------------------------------------------------------------
+# Model families
+
+
+@dataclass(frozen=True)
+class SizeRules:
+    """Which `size` values a family takes: `auto`, and WIDTHxHEIGHT within these limits (or,
+    when `listed` is set, only the listed sizes)."""
+
+    multiple_of: int = 16
+    max_aspect_ratio: int = 3
+    max_edge: int = 3840
+    min_pixels: int = 655_360
+    max_pixels: int = 3840 * 2160
+    auto: tuple[int, int] = (1024, 1024)
+    listed: tuple[str, ...] = ()
+
+    def parse(self, raw: Any) -> tuple[int, int]:
+        """The (width, height) that `raw` asks for; ApiError (param `size`) when it is not valid."""
+        if raw is None or raw == "auto":
+            return self.auto
+        if not isinstance(raw, str):
+            raise _invalid_type("size", "a string", raw)
+        found = re.fullmatch(r"(\d{1,5})x(\d{1,5})", raw)
+        if found is None:
+            raise _invalid_size(raw, "Expected 'auto' or WIDTHxHEIGHT, for example '1536x864'.")
+        width, height = int(found[1]), int(found[2])
+        if self.listed:
+            if raw not in self.listed:
+                raise _invalid_size(raw, f"Supported sizes are {_quoted(('auto', *self.listed), 'and')}.")
+            return width, height
+        long, short, pixels = max(width, height), min(width, height), width * height
+        if short == 0:
+            raise _invalid_size(raw, "Width and height must be positive.")
+        if width % self.multiple_of or height % self.multiple_of:
+            raise _invalid_size(raw, f"Width and height must both be divisible by {self.multiple_of}.")
+        if long > self.max_edge:
+            raise _invalid_size(raw, f"The longest edge must be at most {self.max_edge}px.")
+        if long > self.max_aspect_ratio * short:
+            raise _invalid_size(raw, f"The long edge to short edge ratio must not exceed {self.max_aspect_ratio}:1.")
+        if pixels > self.max_pixels:
+            raise _invalid_size(raw, f"Total pixels must be no more than {self.max_pixels:,}.")
+        if pixels < self.min_pixels:
+            raise _invalid_size(raw, f"Total pixels must be at least {self.min_pixels:,}.")
+        return width, height
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """What the models of one family accept. `models` is a regular expression that the whole
+    model name must match; the first family in `MODEL_FAMILIES` that matches decides."""
+
+    name: str
+    models: str
+    sizes: SizeRules = SizeRules()
+    qualities: tuple[str, ...] = ("low", "medium", "high", "auto")
+    # What `quality="auto"` becomes in the answer.
+    auto_quality: str = "medium"
+    backgrounds: tuple[str, ...] = ("transparent", "opaque", "auto")
+    transparent_formats: tuple[str, ...] = ("png", "webp")
+    output_formats: tuple[str, ...] = ("png", "jpeg", "webp")
+    # Formats whose `output_compression` may be below 100 (PNG is lossless).
+    lossy_formats: tuple[str, ...] = ("jpeg", "webp")
+    moderations: tuple[str, ...] = ("low", "auto")
+    complexities: tuple[str, ...] = ("low", "medium", "high")
+    # Empty: the model takes no `input_fidelity` at all (gpt-image-2 always uses high fidelity).
+    input_fidelities: tuple[str, ...] = ()
+    markup: bool = False
+    max_n: int = 10
+    max_partial_images: int = 3
+    max_references: int = 16
+    max_prompt_chars: int = 32_000
+    # Parameters of retired models that these models answer as unknown.
+    legacy_parameters: frozenset[str] = frozenset({"response_format", "style"})
+
+    def takes(self, model: str) -> bool:
+        return re.fullmatch(self.models, model) is not None
+
+
+_SNAPSHOT = r"(-\d{4}-\d{2}-\d{2})?"
+# Sources: OpenAI's image generation guide (developers.openai.com/api/docs/guides/image-generation:
+# size constraints, input_fidelity, compression) and the openai SDK's parameter documentation
+# (transparent backgrounds "in preview" for gpt-image-2; xhigh/max and markup for 2.5).
+GPT_IMAGE_2 = ModelFamily(
+    name="gpt-image-2",
+    models=rf"gpt-image-2{_SNAPSHOT}|gpt-image-2\.6-[a-z]+{_SNAPSHOT}",
+)
+MODEL_FAMILIES: tuple[ModelFamily, ...] = (
+    GPT_IMAGE_2,
+    # The SDK documents `xhigh` and `max` qualities and `markup` edits for the 2.5 models.
+    dataclasses.replace(
+        GPT_IMAGE_2,
+        name="gpt-image-2.5",
+        models=rf"gpt-image-2\.5-[a-z]+{_SNAPSHOT}",
+        qualities=("low", "medium", "high", "xhigh", "max", "auto"),
+        markup=True,
+    ),
+)
+
+
 @dataclass(frozen=True)
 class ImageCall:
-    """A validated image request."""
+    """A validated image request, with every `auto` resolved to what will be made."""
 
+    endpoint: str
     model: str
     prompt: str
     size: tuple[int, int]
     quality: str
     n: int
     output_format: str
+    background: str
+    # The JPEG / WebP encoder quality: `output_compression`, 100 (OpenAI's default) when omitted.
+    compression: int = 100
+    stream: bool = False
+    partial_images: int = 0
     references: tuple[bytes, ...] = ()
+    safety_identifier: str | None = None
+
+    @property
+    def event_prefix(self) -> str:
+        return "image_generation" if self.endpoint == "generations" else "image_edit"
 
 
 class ImagesApp:
     """The WSGI application. Thread-safe: werkzeug serves each request on its own thread."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, families: Sequence[ModelFamily] = MODEL_FAMILIES
+    ) -> None:
         self._clock = clock
+        self._families = tuple(families)
         self._lock = threading.Lock()
         self._faults: list[FaultRule] = []
         self._log: list[dict[str, Any]] = []
@@ -272,7 +438,9 @@ class ImagesApp:
     def _images(self, request: Request, endpoint: str) -> Response:
         with self._lock:
             generation, wake = self._generation, self._wake
-        fields, images, body_error = _read_body(request, endpoint)
+        body = _read_body(request, endpoint)
+        fields = body.fields
+        images = body.files.get("image", [])
         entry: dict[str, Any] = {
             "endpoint": endpoint,
             "model": fields.get("model"),
@@ -286,14 +454,14 @@ class ImagesApp:
         }
         try:
             _authorize(request)
-            if body_error is not None:
-                raise body_error
+            if body.error is not None:
+                raise body.error
             prompt = fields.get("prompt")
             self._apply_faults(prompt if isinstance(prompt, str) else "", wake)
-            call = _validate(endpoint, fields, images)
+            call = _validate(endpoint, body, self._families)
             if CONTENT_POLICY_MARKER in call.prompt:
                 raise content_policy_error()
-            response = _json_response(self._answer(call))
+            response = self._stream(call) if call.stream else _json_response(self._answer(call))
         except ApiError as error:
             response = error.response()
         response.headers["x-request-id"] = f"req_{uuid.uuid4().hex}"
@@ -317,26 +485,58 @@ class ImagesApp:
             raise rule.error()
 
     def _answer(self, call: ImageCall) -> dict[str, Any]:
-        data = [{"b64_json": _b64_image(call, variant)} for variant in range(call.n)]
-        quality = "medium" if call.quality == "auto" else call.quality
+        data = [{"b64_json": _b64(_render(call, variant), call)} for variant in range(call.n)]
         width, height = call.size
-        text_tokens = max(1, -(-len(call.prompt) // 4))
-        image_tokens = _TOKENS_PER_REFERENCE * len(call.references)
-        per_image = round(_OUTPUT_TOKENS.get(quality, _OUTPUT_TOKENS["medium"]) * width * height / 1024**2)
-        output_tokens = per_image * call.n
-        return {
+        answer: dict[str, Any] = {
             "created": int(self._clock()),
             "data": data,
+            "background": call.background,
             "output_format": call.output_format,
             "size": f"{width}x{height}",
-            "quality": quality,
-            "usage": {
-                "input_tokens": text_tokens + image_tokens,
-                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
-                "output_tokens": output_tokens,
-                "total_tokens": text_tokens + image_tokens + output_tokens,
-            },
+            "quality": call.quality,
+            "usage": _usage(call, images=call.n, with_input=True),
         }
+        if call.safety_identifier is not None:
+            answer["safety_identifier"] = call.safety_identifier
+        return answer
+
+    def _stream(self, call: ImageCall) -> Response:
+        """Server-sent events, as OpenAI streams an image: for each image its partial images, then
+        the completed image. Each image is drawn only when the stream reaches it."""
+
+        def events() -> Iterator[bytes]:
+            width, height = call.size
+            settings = {
+                "size": f"{width}x{height}",
+                "quality": call.quality,
+                "background": call.background,
+                "output_format": call.output_format,
+            }
+            for variant in range(call.n):
+                scene = _render(call, variant)
+                for index in range(call.partial_images):
+                    yield _sse(
+                        {
+                            "type": f"{call.event_prefix}.partial_image",
+                            "b64_json": _b64(_partial(scene, index, call.partial_images), call),
+                            "created_at": int(self._clock()),
+                            **settings,
+                            "partial_image_index": index,
+                        }
+                    )
+                completed: dict[str, Any] = {
+                    "type": f"{call.event_prefix}.completed",
+                    "b64_json": _b64(scene, call),
+                    "created_at": int(self._clock()),
+                    **settings,
+                    # The request's input tokens count once, on its first image.
+                    "usage": _usage(call, images=1, with_input=variant == 0),
+                }
+                if call.safety_identifier is not None:
+                    completed["safety_identifier"] = call.safety_identifier
+                yield _sse(completed)
+
+        return Response(events(), status=200, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 class ImagesServer:
@@ -395,6 +595,19 @@ def start_images_server(port: int = 0) -> ImagesServer:
 # Request parsing and validation
 
 
+@dataclass
+class _Body:
+    """A request's fields and files, read leniently so that even a bad request is logged."""
+
+    fields: dict[str, Any]
+    # Files by parameter name without brackets (`image[]` is `image`).
+    files: dict[str, list[bytes]]
+    # Every parameter the request carries, fields and files, in order, without brackets.
+    names: list[str]
+    form: bool
+    error: ApiError | None = None
+
+
 def _authorize(request: Request) -> None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -405,85 +618,169 @@ def _authorize(request: Request) -> None:
         )
 
 
-def _read_body(request: Request, endpoint: str) -> tuple[dict[str, Any], list[bytes], ApiError | None]:
-    """The request's fields and image files, read leniently so that even a bad request is logged."""
+def _read_body(request: Request, endpoint: str) -> _Body:
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields: dict[str, Any] = request.form.to_dict()
-        files: list[FileStorage] = [f for key, f in request.files.items(multi=True) if key in ("image", "image[]")]
-        return fields, [f.read() for f in files], None
+        fields: dict[str, Any] = {}
+        names: list[str] = []
+        for key, value in request.form.items(multi=True):
+            name = _bare(key)
+            names.append(name)
+            # `svg[model]` and the like only matter as names: this server takes no SVG output.
+            if name == key:
+                fields.setdefault(name, value)
+        files: dict[str, list[bytes]] = {}
+        upload: FileStorage
+        for key, upload in request.files.items(multi=True):
+            names.append(_bare(key))
+            files.setdefault(_bare(key), []).append(upload.read())
+        return _Body(fields=fields, files=files, names=list(dict.fromkeys(names)), form=True)
     body = request.get_json(silent=True, force=True)
     if isinstance(body, dict):
-        return body, [], None
-    if endpoint == "edits" and not request.get_data():
-        return {}, [], None
-    return {}, [], ApiError(400, "We could not parse the JSON body of your request.")
+        return _Body(fields=body, files={}, names=list(body), form=False)
+    error = None
+    if endpoint != "edits" or request.get_data():
+        error = ApiError(400, "We could not parse the JSON body of your request.")
+    return _Body(fields={}, files={}, names=[], form=False, error=error)
 
 
-def _validate(endpoint: str, fields: Mapping[str, Any], images: list[bytes]) -> ImageCall:
-    prompt = fields.get("prompt")
-    if prompt is None:
-        raise ApiError(400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ApiError(400, "Invalid 'prompt': empty string.", param="prompt", code="empty_string")
-    if len(prompt) > MAX_PROMPT_CHARS:
+def _validate(endpoint: str, body: _Body, families: Sequence[ModelFamily]) -> ImageCall:
+    """The request as a call, checked in about the order OpenAI checks: the model, then which
+    parameters are sent, then each value, then how they combine."""
+    params = _Params(body.fields, form=body.form)
+    model, family = _model(body.fields, families)
+    known = GENERATION_PARAMETERS if endpoint == "generations" else EDIT_PARAMETERS
+    for name in body.names:
+        if name not in known or name in family.legacy_parameters:
+            raise ApiError(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+    prompt = _prompt(params, family)
+    references = _references(body, family) if endpoint == "edits" else ()
+    n = params.integer("n", 1, family.max_n)
+    quality = params.enum("quality", family.qualities) or "auto"
+    output_format = params.enum("output_format", family.output_formats) or "png"
+    compression = params.integer("output_compression", 0, 100)
+    size = family.sizes.parse(params.get("size"))
+    background = params.enum("background", family.backgrounds) or "auto"
+    if endpoint == "generations":
+        params.enum("moderation", family.moderations)
+    else:
+        _input_fidelity(params, model, family)
+    params.enum("complexity", family.complexities)
+    # The answer echoes the effective identifier: `safety_identifier`, else the deprecated `user`.
+    safety_identifier, user = params.string("safety_identifier"), params.string("user")
+    safety_identifier = safety_identifier or user or None
+    stream = params.boolean("stream") or False
+    partial_images = params.integer("partial_images", 0, family.max_partial_images) or 0
+
+    if compression is not None and compression < 100 and output_format not in family.lossy_formats:
+        # What OpenAI answers (its message, type and code), naming no parameter.
         raise ApiError(
             400,
-            f"Invalid 'prompt': string too long. Expected at most {MAX_PROMPT_CHARS} characters.",
-            param="prompt",
-            code="string_above_max_length",
+            f"Compression less than 100 is not supported for {output_format.upper()} output format",
+            error_type="image_generation_user_error",
+            code="invalid_png_output_compression",
         )
-    model = fields.get("model")
-    if not isinstance(model, str) or not model.startswith(MODEL_PREFIXES):
+    if background == "transparent" and output_format not in family.transparent_formats:
         raise ApiError(
             400,
-            f"Invalid value: {model!r}. This server supports only GPT image models "
-            f"({', '.join(p + '-*' for p in MODEL_PREFIXES)}).",
-            param="model",
+            f"Invalid value: 'transparent'. A transparent background needs output_format "
+            f"{_quoted(family.transparent_formats, 'or')}, not '{output_format}'.",
+            param="background",
             code="invalid_value",
         )
-    size = _parse_size(fields.get("size", "auto"))
-    n = _maybe_int(fields.get("n", 1))
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_IMAGES_PER_REQUEST:
+    if partial_images and not stream:
         raise ApiError(
             400,
-            f"Invalid 'n': expected an integer from 1 to {MAX_IMAGES_PER_REQUEST}.",
-            param="n",
+            "Invalid 'partial_images': partial images are only sent when streaming; set 'stream' to true.",
+            param="partial_images",
             code="invalid_value",
         )
-    output_format = fields.get("output_format", "png")
-    if output_format not in OUTPUT_FORMATS:
-        raise ApiError(
-            400,
-            f"Invalid value: {output_format!r}. Supported values are: {', '.join(OUTPUT_FORMATS)}.",
-            param="output_format",
-            code="invalid_value",
-        )
-    quality = fields.get("quality", "auto")
+    for name, needs in (("frame_count", "gif"), ("frame_duration_ms", "gif"), ("svg", "svg")):
+        # A form spells the svg object as `svg[model]`: there the name alone says it was sent.
+        if params.get(name) is not None or (body.form and name in body.names):
+            raise ApiError(
+                400,
+                f"Invalid '{name}': only supported with output_format={needs}, which model '{model}' does not "
+                "offer here.",
+                param=name,
+                code="invalid_value",
+            )
     if endpoint == "edits":
-        _check_references(images)
+        _check_overlays(body, family, model, references)
     return ImageCall(
+        endpoint=endpoint,
         model=model,
         prompt=prompt,
         size=size,
-        quality=str(quality),
-        n=n,
+        quality=family.auto_quality if quality == "auto" else quality,
+        n=n or 1,
         output_format=output_format,
-        references=tuple(images),
+        background="opaque" if background == "auto" else background,
+        compression=100 if compression is None else compression,
+        stream=stream,
+        partial_images=partial_images,
+        references=references,
+        safety_identifier=safety_identifier,
     )
 
 
-def _check_references(images: list[bytes]) -> None:
-    if not images:
-        raise ApiError(400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
-    if len(images) > MAX_REFERENCE_IMAGES:
+def _model(fields: Mapping[str, Any], families: Sequence[ModelFamily]) -> tuple[str, ModelFamily]:
+    if "model" not in fields:
+        raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+    model = fields["model"]
+    if not isinstance(model, str):
+        raise _invalid_type("model", "a string", model)
+    for family in families:
+        if family.takes(model):
+            return model, family
+    raise ApiError(400, f"The model '{model}' does not exist.", param="model", code="invalid_value")
+
+
+def _prompt(params: _Params, family: ModelFamily) -> str:
+    prompt = params.get("prompt")
+    if prompt is None:
+        raise ApiError(400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
+    if not isinstance(prompt, str):
+        raise _invalid_type("prompt", "a string", prompt)
+    if not prompt.strip():
         raise ApiError(
             400,
-            f"Too many images: at most {MAX_REFERENCE_IMAGES} are allowed.",
+            "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+            param="prompt",
+            code="empty_string",
+        )
+    if len(prompt) > family.max_prompt_chars:
+        raise ApiError(
+            400,
+            f"Invalid 'prompt': string too long. Expected a string with maximum length {family.max_prompt_chars}, "
+            f"but got a string with length {len(prompt)} instead.",
+            param="prompt",
+            code="string_above_max_length",
+        )
+    return prompt
+
+
+def _references(body: _Body, family: ModelFamily) -> tuple[bytes, ...]:
+    if not body.form and ("image" in body.fields or "images" in body.fields):
+        name = "images" if "images" in body.fields else "image"
+        raise ApiError(
+            400,
+            "This local server takes edit images as multipart files (image or image[]), as the SDK sends them; "
+            "JSON image references (file_id, image_url) are not supported here.",
+            param=name,
+            code="invalid_value",
+        )
+    images = body.files.get("image", [])
+    if not images:
+        raise ApiError(400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
+    if len(images) > family.max_references:
+        raise ApiError(
+            400,
+            f"Too many images: at most {family.max_references} are allowed.",
             param="image",
             code="invalid_value",
         )
     for number, data in enumerate(images, start=1):
-        if not _is_decodable(data):
+        if _image_size(data, REFERENCE_FORMATS) is None:
             raise ApiError(
                 400,
                 f"Invalid image file or mode for image {number}, please check your image file. "
@@ -491,42 +788,222 @@ def _check_references(images: list[bytes]) -> None:
                 param="image",
                 code="invalid_image_format",
             )
+    return tuple(images)
 
 
-def _is_decodable(data: bytes) -> bool:
+def _input_fidelity(params: _Params, model: str, family: ModelFamily) -> None:
+    if family.input_fidelities:
+        params.enum("input_fidelity", family.input_fidelities)
+    elif params.get("input_fidelity") is not None:
+        raise ApiError(
+            400,
+            f"input_fidelity is not supported for model '{model}': it always processes image inputs at high "
+            "fidelity. Omit this parameter.",
+            param="input_fidelity",
+            code="invalid_input_fidelity_model",
+        )
+
+
+def _check_overlays(body: _Body, family: ModelFamily, model: str, references: Sequence[bytes]) -> None:
+    """`mask` (and, where the model takes it, `markup`): one PNG the size of the first image.
+    They are checked and then ignored: the scenes are drawn, not edited."""
+    if "markup" in body.names and not family.markup:
+        raise ApiError(400, f"markup is not supported for model '{model}'.", param="markup", code="invalid_value")
+    if "markup" in body.names and "mask" in body.names:
+        raise ApiError(400, "markup cannot be combined with mask.", param="markup", code="invalid_value")
+    first = _image_size(references[0], REFERENCE_FORMATS)
+    for name in ("mask", "markup"):
+        if name not in body.names:
+            continue
+        uploads = body.files.get(name, [])
+        size = _image_size(uploads[0], ("PNG",)) if len(uploads) == 1 else None
+        if size is None:
+            raise ApiError(400, f"Invalid '{name}': expected one PNG file.", param=name, code="invalid_image_format")
+        if size != first:
+            raise ApiError(
+                400,
+                f"Invalid '{name}': it must have the same dimensions as the first image.",
+                param=name,
+                code="invalid_value",
+            )
+
+
+class _Params:
+    """Request values as OpenAI reads them: a null is an omitted value, and form fields arrive as
+    text (`"2"` is 2, `"true"` is true). Each reader raises ApiError naming the parameter."""
+
+    def __init__(self, fields: Mapping[str, Any], *, form: bool) -> None:
+        self._fields = fields
+        self._form = form
+
+    def get(self, name: str) -> Any:
+        return self._fields.get(name)
+
+    def string(self, name: str) -> str | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _invalid_type(name, "a string", value)
+        return value
+
+    def enum(self, name: str, allowed: Sequence[str]) -> str | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _invalid_type(name, f"one of {_quoted(allowed, 'or')}", value)
+        if value not in allowed:
+            raise ApiError(
+                400,
+                f"Invalid value: '{value}'. Supported values are: {_quoted(allowed, 'and')}.",
+                param=name,
+                code="invalid_value",
+            )
+        return value
+
+    def integer(self, name: str, low: int, high: int) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if self._form and isinstance(value, str):
+            if not re.fullmatch(r"-?\d+", value.strip()):
+                raise ApiError(
+                    400,
+                    f"Invalid type for '{name}': expected an integer, but got a string value that could not be "
+                    "converted into an integer.",
+                    param=name,
+                    code="invalid_type",
+                )
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _invalid_type(name, "an integer", value)
+        if value < low:
+            raise ApiError(
+                400,
+                f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
+                param=name,
+                code="integer_below_min_value",
+            )
+        if value > high:
+            raise ApiError(
+                400,
+                f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
+                param=name,
+                code="integer_above_max_value",
+            )
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if self._form and value in ("true", "false"):
+            return bool(value == "true")
+        raise _invalid_type(name, "a boolean", value)
+
+
+def _invalid_type(name: str, expected: str, value: Any) -> ApiError:
+    return ApiError(
+        400,
+        f"Invalid type for '{name}': expected {expected}, but got {_json_type(value)} instead.",
+        param=name,
+        code="invalid_type",
+    )
+
+
+def _invalid_size(raw: str, detail: str) -> ApiError:
+    return ApiError(400, f"Invalid size '{raw}'. {detail}", param="size", code="invalid_value")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _quoted(items: Sequence[str], conjunction: str) -> str:
+    """`'a', 'b', and 'c'` / `'a' or 'b'`, as OpenAI lists values."""
+    quoted = [f"'{item}'" for item in items]
+    if len(quoted) <= 2:
+        return f" {conjunction} ".join(quoted)
+    return f"{', '.join(quoted[:-1])}, {conjunction} {quoted[-1]}"
+
+
+def _image_size(data: bytes, formats: Sequence[str]) -> tuple[int, int] | None:
+    """The size of a decodable image in one of `formats`, else None."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format not in REFERENCE_FORMATS:
-                return False
+            if image.format not in formats:
+                return None
             image.load()
+            size: tuple[int, int] = image.size
+            return size
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
-        return False
-    return True
-
-
-def _parse_size(raw: Any) -> tuple[int, int]:
-    if raw == "auto":
-        return AUTO_SIZE
-    found = _SIZE.fullmatch(raw) if isinstance(raw, str) else None
-    if found:
-        width, height = int(found[1]), int(found[2])
-        if MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE:
-            return width, height
-    raise ApiError(
-        400,
-        f"Invalid value: {raw!r}. Expected 'auto' or 'WxH' with sides from {MIN_SIDE} to {MAX_SIDE}.",
-        param="size",
-        code="invalid_value",
-    )
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
 
-def _b64_image(call: ImageCall, variant: int) -> str:
-    scene = render_scene(call.prompt, call.size, references=call.references, variant=variant)
-    return base64.b64encode(scene.encode(call.output_format)).decode("ascii")
+def _render(call: ImageCall, variant: int) -> RenderedScene:
+    return render_scene(
+        call.prompt,
+        call.size,
+        references=call.references,
+        variant=variant,
+        transparent=call.background == "transparent",
+    )
+
+
+def _partial(scene: RenderedScene, index: int, count: int) -> RenderedScene:
+    """The `index`-th of `count` previews: the picture at a coarser resolution, sharper each time."""
+    factor = 2 ** (count - index + 1)
+    width, height = scene.image.size
+    coarse = scene.image.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.BOX)
+    return RenderedScene(image=coarse.resize((width, height), Image.Resampling.NEAREST), traits=scene.traits)
+
+
+def _b64(scene: RenderedScene, call: ImageCall) -> str:
+    return base64.b64encode(scene.encode(call.output_format, quality=call.compression)).decode("ascii")
+
+
+def _usage(call: ImageCall, *, images: int, with_input: bool) -> dict[str, Any]:
+    """Token usage shaped as OpenAI reports it; the numbers are estimates in OpenAI's units."""
+    width, height = call.size
+    text_tokens = max(1, -(-len(call.prompt) // 4)) if with_input else 0
+    image_tokens = _TOKENS_PER_REFERENCE * len(call.references) if with_input else 0
+    per_image = round(_OUTPUT_TOKENS.get(call.quality, _OUTPUT_TOKENS["high"]) * width * height / 1024**2)
+    output_tokens = (per_image + _TOKENS_PER_PARTIAL_IMAGE * call.partial_images) * images
+    return {
+        "input_tokens": text_tokens + image_tokens,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"image_tokens": output_tokens, "text_tokens": 0},
+        "total_tokens": text_tokens + image_tokens + output_tokens,
+    }
+
+
+def _sse(event: Mapping[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+def _bare(name: str) -> str:
+    """A multipart name without its brackets: `image[]` and `svg[model]` are `image` and `svg`."""
+    return name.split("[", 1)[0]
 
 
 def _json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

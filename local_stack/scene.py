@@ -11,6 +11,9 @@ on their own look different. Every PNG carries its traits as JSON in a text chun
 render with a reference adopts the reference's traits (or, for an image without the chunk,
 traits read from its pixels), which makes the character consistency the real service offers
 visible in local runs.
+
+A transparent render (`transparent=True`) draws only the character and its shadow on a fully
+transparent canvas: every backdrop pixel (sky, ground, props, weather, caption) has alpha 0.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from PIL.PngImagePlugin import PngInfo
 
 TRAITS_CHUNK = "storyimages-traits"
 TRAITS_VERSION = 1
+# The JPEG / WebP encoder quality when the caller does not choose one.
+DEFAULT_LOSSY_QUALITY = 90
 
 RGB = tuple[int, int, int]
 
@@ -325,8 +330,18 @@ class RenderedScene:
     image: Image.Image
     traits: Traits
 
-    def encode(self, output_format: str = "png") -> bytes:
-        """PNG (with the traits chunk), JPEG or WebP bytes, the same for the same scene."""
+    @property
+    def transparent(self) -> bool:
+        return self.image.mode == "RGBA"
+
+    def encode(self, output_format: str = "png", *, quality: int = DEFAULT_LOSSY_QUALITY) -> bytes:
+        """PNG (with the traits chunk), JPEG or WebP bytes, the same for the same scene.
+
+        `quality` (0-100) is the JPEG / WebP encoder's quality: lower gives smaller, blurrier
+        files. PNG is lossless and ignores it. A transparent scene cannot be a JPEG (ValueError).
+        """
+        if not 0 <= quality <= 100:
+            raise ValueError(f"quality must be from 0 to 100, not {quality}")
         buffer = io.BytesIO()
         if output_format == "png":
             info = PngInfo()
@@ -334,9 +349,11 @@ class RenderedScene:
             # Level 1 keeps encoding a 1024x1024 scene to a few milliseconds; size hardly matters locally.
             self.image.save(buffer, "PNG", pnginfo=info, compress_level=1)
         elif output_format == "jpeg":
-            self.image.save(buffer, "JPEG", quality=90)
+            if self.transparent:
+                raise ValueError("JPEG has no alpha channel: encode a transparent scene as PNG or WebP")
+            self.image.save(buffer, "JPEG", quality=quality)
         elif output_format == "webp":
-            self.image.save(buffer, "WEBP", quality=90)
+            self.image.save(buffer, "WEBP", quality=quality)
         else:
             raise ValueError(f"unsupported output format {output_format!r}")
         return buffer.getvalue()
@@ -348,13 +365,15 @@ def render_scene(
     *,
     references: Sequence[bytes] = (),
     variant: int = 0,
+    transparent: bool = False,
 ) -> RenderedScene:
     """Draw the scene for `prompt`. `variant` gives the n-th of several images for one request:
-    the same traits, a different arrangement."""
+    the same traits, a different arrangement. `transparent` gives an RGBA image of the character
+    alone, everything else fully transparent."""
     width, height = size
     traits = traits_from_references(references, prompt) if references else traits_for_prompt(prompt)
     seed_text = prompt if variant == 0 else f"{prompt}\x00variant {variant}"
-    image = _Painter(width, height, traits, prompt, _digest(seed_text)).paint()
+    image = _Painter(width, height, traits, prompt, _digest(seed_text), transparent=transparent).paint()
     return RenderedScene(image=image, traits=traits)
 
 
@@ -379,7 +398,10 @@ class _Mood:
 class _Painter:
     """One render: the canvas, the layout and a seeded RNG, drawn back to front."""
 
-    def __init__(self, width: int, height: int, traits: Traits, prompt: str, seed: bytes) -> None:
+    def __init__(
+        self, width: int, height: int, traits: Traits, prompt: str, seed: bytes, *, transparent: bool = False
+    ) -> None:
+        self.transparent = transparent
         self.width = width
         self.height = height
         self.traits = traits
@@ -393,7 +415,9 @@ class _Painter:
         self.horizon = round(self.scene_height * 0.58)
         self.feet = round(self.scene_height * (0.86 + 0.03 * self.rng.random()))
         self.mood = _Mood.of(self.text)
-        self.image = Image.new("RGB", (width, height))
+        self.image = (
+            Image.new("RGBA", (width, height), (0, 0, 0, 0)) if transparent else Image.new("RGB", (width, height))
+        )
         # RGBA mode blends translucent fills (glows, rain) onto the RGB canvas.
         self.draw = ImageDraw.Draw(self.image, "RGBA")
         self.character_x = width * (0.22 + 0.56 * self.rng.random())
@@ -428,6 +452,10 @@ class _Painter:
         return self.character_x * (1 - fraction)
 
     def paint(self) -> Image.Image:
+        if self.transparent:
+            # The character on its own, as a sticker: no backdrop, props, weather or caption.
+            _Figure(self.draw, self.character_x, self.feet, self.unit * 3.4, self.facing).paint(self.traits.character)
+            return self.image
         self._sky()
         self._celestial()
         self._clouds()

@@ -26,7 +26,8 @@ from storyimages.domain.jobs import ImageSpec
 from storyimages.domain.ports import ImageRequest
 from storyimages.settings import OpenAISettings
 
-SPEC = ImageSpec(model="gpt-image-2", size="384x256", quality="low")
+# The smallest 16:10 size gpt-image-2 takes (655,360 pixels); non-square, so a swapped width and height shows.
+SPEC = ImageSpec(model="gpt-image-2", size="1024x640", quality="low")
 SLIDE_1 = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the forest."
 SLIDE_2 = "Use the reference image for character consistency.\nScene: An owl by the lake at night."
 
@@ -81,14 +82,14 @@ def test_given_a_prompt_when_generated_then_a_png_of_the_requested_size_comes_ba
     image = adapter(server).generate(request())
 
     with Image.open(io.BytesIO(image.data)) as png:
-        assert (png.format, png.size) == ("PNG", (384, 256))
+        assert (png.format, png.size) == ("PNG", (1024, 640))
     assert image.model == "gpt-image-2"
     [logged] = server.requests()
     assert logged | {"at": None} == {
         "endpoint": "generations",
         "model": "gpt-image-2",
         "prompt": SLIDE_1,
-        "size": "384x256",
+        "size": "1024x640",
         "quality": "low",
         "n": 1,
         "referenceSha256": [],
@@ -177,7 +178,7 @@ def test_given_a_short_delay_when_generating_then_the_image_still_comes_back(ser
 
 
 def test_given_an_unknown_model_when_generating_then_image_rejected(server: ImagesServer) -> None:
-    spec = ImageSpec(model="dall-e-3", size="384x256", quality="low")
+    spec = ImageSpec(model="dall-e-3", size="1024x640", quality="low")
 
     with pytest.raises(ImageRejected, match=r"invalid_value: .*'dall-e-3'"):
         adapter(server).generate(request(spec=spec))
