@@ -8,7 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from storyimages import defaults
+
 CONTEXT_KEY = "storyimages"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class StackConfig(BaseModel):
@@ -16,18 +19,21 @@ class StackConfig(BaseModel):
 
     environment: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,15}$")
     firebase_project_id: str = Field(alias="firebaseProjectId", min_length=1)
-    max_concurrency: int = Field(default=1, alias="maxConcurrency", ge=1, le=40)
-    delay_seconds: int = Field(default=2, alias="delaySeconds", ge=0, le=3600)
-    max_delay_seconds: int = Field(default=60, alias="maxDelaySeconds", ge=0, le=3600)
-    image_model: str = Field(default="gpt-image-2", alias="imageModel", min_length=1)
-    image_size: str = Field(default="1024x1024", alias="imageSize", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
-    image_quality: str = Field(default="medium", alias="imageQuality", pattern=r"^[a-z]{1,20}$")
-    max_slides: int = Field(default=50, alias="maxSlides", ge=1, le=497)
+    log_level: LogLevel = Field(default=defaults.LOG_LEVEL, alias="logLevel")
+    max_concurrency: int = Field(default=defaults.MAX_CONCURRENCY, alias="maxConcurrency", ge=1, le=40)
+    delay_seconds: int = Field(default=defaults.DELAY_SECONDS, alias="delaySeconds", ge=0, le=3600)
+    max_delay_seconds: int = Field(default=defaults.MAX_DELAY_SECONDS, alias="maxDelaySeconds", ge=0, le=3600)
+    image_model: str = Field(default=defaults.IMAGE_MODEL, alias="imageModel", min_length=1)
+    image_size: str = Field(default=defaults.IMAGE_SIZE, alias="imageSize", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
+    image_quality: str = Field(default=defaults.IMAGE_QUALITY, alias="imageQuality", pattern=r"^[a-z]{1,20}$")
+    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="maxSlides", ge=1, le=497)
     cors_allowed_origins: tuple[str, ...] = Field(default=(), alias="corsAllowedOrigins")
     # A global cap on images in flight across all stories (reserved concurrency); null for
     # none, on accounts whose concurrency limit is too small to reserve from (docs/deploy.md).
     image_concurrency: int | None = Field(default=5, alias="imageConcurrency", ge=1, le=1000)
-    image_timeout_seconds: int = Field(default=300, alias="imageTimeoutSeconds", ge=60, le=900)
+    image_timeout_seconds: int = Field(
+        default=defaults.IMAGE_TIMEOUT_SECONDS, alias="imageTimeoutSeconds", ge=60, le=900
+    )
     image_retention_days: int = Field(default=90, alias="imageRetentionDays", ge=1)
     log_retention_days: int = Field(default=30, alias="logRetentionDays", ge=1)
     api_throttle_rate_limit: int = Field(default=20, alias="apiThrottleRateLimit", ge=1)

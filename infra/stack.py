@@ -17,6 +17,7 @@ from infra.capabilities.monitoring import Monitoring
 from infra.capabilities.secrets import Secrets
 from infra.capabilities.workflows import Workflows
 from infra.config import StackConfig
+from infra.function_catalogue import Reference
 from infra.nag import acknowledge, arn_of
 
 
@@ -86,13 +87,13 @@ class StoryImagesStack(Stack):
         executions_finding = (
             f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{workflows.image_generation_name}:*"
         )
+        for function in functions.bind(Reference.IMAGE_GENERATION_STATE_MACHINE, image_machine.state_machine_arn):
+            image_machine.grant_start_execution(function)
         # Start asks whether a story's execution still runs; job control also stops one.
         for function, actions in (
             (functions.start_generation, ["states:DescribeExecution"]),
             (functions.job_control, ["states:DescribeExecution", "states:StopExecution"]),
         ):
-            function.add_environment("STATE_MACHINE_ARN", image_machine.state_machine_arn)
-            image_machine.grant_start_execution(function)
             _allow(
                 function,
                 actions,
@@ -100,18 +101,11 @@ class StoryImagesStack(Stack):
                 finding=executions_finding,
                 reason="Executions are named per job at run time; the ARN pins the state machine.",
             )
-        for function in (
-            functions.start_generation,
-            functions.job_control,
-            functions.finalize_job,
-            functions.mark_job_failed,
-        ):
-            function.add_environment("WEBHOOK_STATE_MACHINE_ARN", webhook_machine.state_machine_arn)
+        for function in functions.bind(Reference.WEBHOOK_DELIVERY_STATE_MACHINE, webhook_machine.state_machine_arn):
             webhook_machine.grant_start_execution(function)
 
         images_finding = f"{arn_of(images.bucket)}/images/*"
-        for function in (functions.job_status, functions.job_control, functions.generate_slide_image):
-            function.add_environment("IMAGES_BUCKET", images.bucket.bucket_name)
+        functions.bind(Reference.IMAGES_BUCKET, images.bucket.bucket_name)
         # Presigned URLs are signed with the reading function's own credentials.
         for function in (functions.job_status, functions.job_control):
             _allow(
@@ -136,6 +130,7 @@ class StoryImagesStack(Stack):
                 conditions={"StringLike": {"s3:prefix": ["images/*"]}},
             )
         )
+        functions.check_bound()
 
 
 def _allow(function: lambda_.Function, actions: list[str], resource: str, *, finding: str, reason: str) -> None:

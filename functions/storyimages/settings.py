@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from storyimages import defaults
 from storyimages.domain.jobs import ImageSpec
 
 if TYPE_CHECKING:  # imported where used: the authorizer and task Lambdas never load them
     from storyimages.domain.start_generation import GenerationConfig
     from storyimages.domain.webhooks import WebhookPolicy
-
-DEFAULT_IMAGE_MODEL = "gpt-image-2"
 
 
 class ConfigurationError(RuntimeError):
@@ -134,9 +133,9 @@ class StorageSettings(EnvSettings):
 
 
 class ImageSettings(EnvSettings):
-    model: str = Field(default=DEFAULT_IMAGE_MODEL, alias="IMAGE_MODEL", min_length=1)
-    size: str = Field(default="1024x1024", alias="IMAGE_SIZE", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
-    quality: str = Field(default="medium", alias="IMAGE_QUALITY", min_length=1)
+    model: str = Field(default=defaults.IMAGE_MODEL, alias="IMAGE_MODEL", min_length=1)
+    size: str = Field(default=defaults.IMAGE_SIZE, alias="IMAGE_SIZE", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
+    quality: str = Field(default=defaults.IMAGE_QUALITY, alias="IMAGE_QUALITY", min_length=1)
 
     def spec(self) -> ImageSpec:
         return ImageSpec(model=self.model, size=self.size, quality=self.quality)
@@ -146,7 +145,9 @@ class OpenAISettings(EnvSettings):
     api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     api_key_secret_id: str | None = Field(default=None, alias="OPENAI_API_KEY_SECRET_ID")
     base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    timeout_seconds: float = Field(default=240.0, alias="OPENAI_TIMEOUT_SECONDS", gt=0)
+    timeout_seconds: float = Field(
+        default=defaults.IMAGE_TIMEOUT_SECONDS - defaults.IMAGE_STORE_SECONDS, alias="OPENAI_TIMEOUT_SECONDS", gt=0
+    )
     # Step Functions owns retries so that each one shows in the execution history.
     max_retries: int = Field(default=0, alias="OPENAI_MAX_RETRIES", ge=0, le=5)
     input_fidelity: str | None = Field(default=None, alias="OPENAI_INPUT_FIDELITY", pattern="^(high|low)$")
@@ -160,15 +161,17 @@ class OpenAISettings(EnvSettings):
 
 class StartSettings(EnvSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
-    delay_seconds: int = Field(default=2, alias="DELAY_SECONDS", ge=0, le=3600)
-    max_concurrency: int = Field(default=1, alias="MAX_CONCURRENCY", ge=1, le=40)
+    delay_seconds: int = Field(default=defaults.DELAY_SECONDS, alias="DELAY_SECONDS", ge=0, le=3600)
+    max_concurrency: int = Field(default=defaults.MAX_CONCURRENCY, alias="MAX_CONCURRENCY", ge=1, le=40)
     # One batch commit creates the master job, every slide job, the story's claim and the
     # idempotency record: N + 3 writes, and Firestore allows 500 in a commit.
-    max_slides: int = Field(default=50, alias="MAX_SLIDES", ge=1, le=497)
-    seconds_per_image: int = Field(default=60, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1)
-    max_delay_seconds: int = Field(default=60, alias="MAX_DELAY_SECONDS", ge=0, le=3600)
-    allowed_sizes: str = Field(default="auto,1024x1024,1536x1024,1024x1536", alias="ALLOWED_IMAGE_SIZES")
-    allowed_qualities: str = Field(default="auto,low,medium,high", alias="ALLOWED_IMAGE_QUALITIES")
+    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="MAX_SLIDES", ge=1, le=497)
+    seconds_per_image: int = Field(
+        default=defaults.ESTIMATED_SECONDS_PER_IMAGE, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1
+    )
+    max_delay_seconds: int = Field(default=defaults.MAX_DELAY_SECONDS, alias="MAX_DELAY_SECONDS", ge=0, le=3600)
+    allowed_sizes: str = Field(default=",".join(defaults.ALLOWED_IMAGE_SIZES), alias="ALLOWED_IMAGE_SIZES")
+    allowed_qualities: str = Field(default=",".join(defaults.ALLOWED_IMAGE_QUALITIES), alias="ALLOWED_IMAGE_QUALITIES")
 
     def generation(self, image: ImageSettings, webhooks: WebhookSettings | None = None) -> GenerationConfig:
         """The defaults must be among the allowed values, or every request without options would fail."""

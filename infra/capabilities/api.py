@@ -4,7 +4,6 @@ gateway responses in the API's own error shape."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy
@@ -13,23 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import rest_api
 from infra.capabilities.functions import retention
 from infra.nag import acknowledge
-from storyimages.api.routes import ROUTES
-
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
-# What API Gateway answers itself, in the shape the Lambdas answer: {"success": false, "error": {...}}.
-GATEWAY_ERRORS: Mapping[apigw.ResponseType, tuple[str, str, str]] = {
-    apigw.ResponseType.UNAUTHORIZED: ("401", "UNAUTHORIZED", "a valid Firebase ID token is required"),
-    apigw.ResponseType.ACCESS_DENIED: ("403", "FORBIDDEN", "not allowed"),
-    # An unknown route is a missing token to API Gateway; say what it is.
-    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("404", "ROUTE_NOT_FOUND", "no such route"),
-    apigw.ResponseType.REQUEST_TOO_LARGE: ("413", "PAYLOAD_TOO_LARGE", "the request body is too large"),
-    apigw.ResponseType.THROTTLED: ("429", "THROTTLED", "too many requests; retry later"),
-    apigw.ResponseType.BAD_REQUEST_PARAMETERS: ("400", "INVALID_REQUEST", "missing a required header or parameter"),
-    apigw.ResponseType.DEFAULT_4_XX: ("", "REQUEST_REFUSED", "the request was refused"),
-    apigw.ResponseType.DEFAULT_5_XX: ("", "INTERNAL_ERROR", "something went wrong on our side"),
-}
+from storyimages.api.routes import CORS_ALLOWED_HEADERS, CORS_MAX_AGE_SECONDS, ROUTES
 
 
 class Api(Construct):
@@ -59,6 +45,7 @@ class Api(Construct):
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=removal_policy,
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=list(rest_api.BINARY_MEDIA_TYPES) or None,
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
@@ -80,7 +67,13 @@ class Api(Construct):
                 throttling_burst_limit=throttle_burst_limit,
             ),
             default_cors_preflight_options=(
-                apigw.CorsOptions(allow_origins=origins, allow_headers=ALLOWED_HEADERS, max_age=Duration.minutes(10))
+                apigw.CorsOptions(
+                    allow_origins=origins,
+                    allow_headers=list(CORS_ALLOWED_HEADERS),
+                    allow_methods=list(rest_api.PREFLIGHT_METHODS),
+                    status_code=rest_api.PREFLIGHT_STATUS,
+                    max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
+                )
                 if origins
                 else None
             ),
@@ -89,10 +82,9 @@ class Api(Construct):
             self,
             "FirebaseAuthorizer",
             handler=authorizer_function,
-            identity_source=apigw.IdentitySource.header("Authorization"),
-            # Malformed headers are refused with 401 without invoking the authorizer.
-            validation_regex=r"^[Bb]earer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$",
-            results_cache_ttl=Duration.minutes(5),
+            identity_source=apigw.IdentitySource.header(rest_api.IDENTITY_HEADER),
+            validation_regex=rest_api.IDENTITY_VALIDATION_EXPRESSION,
+            results_cache_ttl=Duration.seconds(rest_api.AUTHORIZER_CACHE_SECONDS),
         )
         # Bodies are validated by the Lambdas (one place, the same locally and here); the
         # gateway checks that the parameters each route declares are present.
@@ -110,24 +102,20 @@ class Api(Construct):
                 authorizer=self.authorizer,
                 authorization_type=apigw.AuthorizationType.CUSTOM,
                 request_validator=validator,
-                request_parameters={"method.request.header.Authorization": True, **path_parameters},
+                request_parameters={f"method.request.header.{rest_api.IDENTITY_HEADER}": True, **path_parameters},
             )
         self._gateway_responses(origins)
         self._acknowledge_findings(bool(origins))
 
     def _gateway_responses(self, origins: list[str]) -> None:
-        # One configured origin is named; with several, the caller's origin is echoed for these
-        # bodiless error answers so a browser can read them (the API's own answers check the list).
-        allow_origin = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.origin"
-        headers = {"Access-Control-Allow-Origin": allow_origin, "Vary": "'Origin'"} if origins else {}
-        for response_type, (status, code, message) in GATEWAY_ERRORS.items():
-            body = {"success": False, "error": {"code": code, "message": message}}
+        headers = rest_api.gateway_error_cors(origins)
+        for response_type, error in rest_api.GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
-                f"{code.title().replace('_', '')}Response{status}",
-                type=response_type,
-                status_code=status or None,
+                f"{error.code.title().replace('_', '')}Response{error.status or ''}",
+                type=apigw.ResponseType.of(response_type),
+                status_code=str(error.status) if error.status else None,
                 response_headers=headers,
-                templates={"application/json": json.dumps(body)},
+                templates={"application/json": error.template()},
             )
 
     def _acknowledge_findings(self, cors: bool) -> None:

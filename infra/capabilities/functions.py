@@ -4,8 +4,6 @@ environment and permissions its handler uses. Permissions that involve another c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,15 +12,9 @@ from constructs import Construct
 
 from infra.capabilities.secrets import Secrets
 from infra.config import StackConfig
+from infra.function_catalogue import FunctionSpec, Reference, function_specs, task_placeholder
 from infra.nag import acknowledge
 from statemachine.definition import TASK_FUNCTIONS
-from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES
-
-API_TIMEOUT = Duration.seconds(29)  # API Gateway cuts a REST integration at 29 s
-MEMORY_MB = 512
-# The image function mostly waits on OpenAI and passes bytes through: more memory buys nothing.
-IMAGE_MEMORY_MB = 512
-TASK_TIMEOUT = Duration.seconds(60)
 
 
 def lambda_handler(path: str) -> str:
@@ -32,6 +24,9 @@ def lambda_handler(path: str) -> str:
 
 
 class Functions(Construct):
+    """One function per spec of `infra.function_catalogue`. Variables that name another resource
+    are filled as that resource is wired: the secrets here, the bucket and state machines by `bind`."""
+
     def __init__(
         self,
         scope: Construct,
@@ -43,87 +38,63 @@ class Functions(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
-        self._config = config
         self._code = code
         self._removal_policy = removal_policy
         self._log_retention = retention(config.log_retention_days)
-        self.all: dict[str, lambda_.Function] = {}
+        self.specs = function_specs(config)
+        self.all: dict[str, lambda_.Function] = {name: self._function(spec) for name, spec in self.specs.items()}
+        self._bound: set[Reference] = set()
+        for reference, secret in (
+            (Reference.FIREBASE_SERVICE_ACCOUNT, secrets.firebase_service_account),
+            (Reference.OPENAI_API_KEY, secrets.openai_api_key),
+            (Reference.WEBHOOK_SIGNING_KEY, secrets.webhook_signing),
+        ):
+            for function in self.bind(reference, secret.secret_arn):
+                secret.grant_read(function)
 
-        firestore = {"FIREBASE_PROJECT_ID": config.firebase_project_id}
-        self.authorizer = self._function("Authorizer", AUTHORIZER_HANDLER, firestore, timeout=Duration.seconds(10))
+    def bind(self, reference: Reference, value: str) -> list[lambda_.Function]:
+        """Give every function configured with `reference` its value; the functions that got it."""
+        bound = []
+        for name, spec in self.specs.items():
+            for variable in (v for v, ref in spec.references.items() if ref is reference):
+                self.all[name].add_environment(variable, value)
+                bound.append(self.all[name])
+        self._bound.add(reference)
+        return bound
 
-        firestore["FIREBASE_CREDENTIALS_SECRET_ID"] = secrets.firebase_service_account.secret_arn
-        api = {**firestore, "CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins)}
-        generation = {
-            "DELAY_SECONDS": str(config.delay_seconds),
-            "MAX_DELAY_SECONDS": str(config.max_delay_seconds),
-            "MAX_CONCURRENCY": str(config.max_concurrency),
-            "MAX_SLIDES": str(config.max_slides),
-            "IMAGE_MODEL": config.image_model,
-            "IMAGE_SIZE": config.image_size,
-            "IMAGE_QUALITY": config.image_quality,
-        }
-        handlers = {route.function: route.handler for route in ROUTES}
-        self.start_generation = self._function("StartGeneration", handlers["StartGeneration"], api | generation)
-        self.job_status = self._function("JobStatus", handlers["JobStatus"], api)
-        self.job_control = self._function("JobControl", handlers["JobControl"], api | generation)
-
-        tasks = {placeholder.removesuffix("FunctionArn"): handler for placeholder, handler in TASK_FUNCTIONS.items()}
-        image_timeout = Duration.seconds(config.image_timeout_seconds)
-        self.generate_slide_image = self._function(
-            "GenerateSlideImage",
-            tasks["GenerateSlideImage"],
-            firestore
-            | {
-                "OPENAI_API_KEY_SECRET_ID": secrets.openai_api_key.secret_arn,
-                # Leave the function time to store the image and record it after the longest answer.
-                "OPENAI_TIMEOUT_SECONDS": str(config.image_timeout_seconds - 30),
-            },
-            timeout=image_timeout,
-            memory_mb=IMAGE_MEMORY_MB,
-            reserved_concurrency=config.image_concurrency,
-        )
-        self.record_slide_failure = self._function("RecordSlideFailure", tasks["RecordSlideFailure"], firestore)
-        self.finalize_job = self._function("FinalizeJob", tasks["FinalizeJob"], firestore)
-        self.mark_job_failed = self._function("MarkJobFailed", tasks["MarkJobFailed"], firestore)
-        self.deliver_webhook = self._function(
-            "DeliverWebhook",
-            tasks["DeliverWebhook"],
-            firestore | {"WEBHOOK_SECRET_ID": secrets.webhook_signing.secret_arn},
-        )
-        self.record_webhook_failure = self._function("RecordWebhookFailure", tasks["RecordWebhookFailure"], firestore)
-
-        for function in self.firestore_users:
-            secrets.firebase_service_account.grant_read(function)
-        secrets.openai_api_key.grant_read(self.generate_slide_image)
-        secrets.webhook_signing.grant_read(self.deliver_webhook)
+    def check_bound(self) -> None:
+        """Every reference a function is configured with has been given its value."""
+        needed = {ref for spec in self.specs.values() for ref in spec.references.values()}
+        if needed - self._bound:
+            raise ValueError(f"functions still need {sorted(needed - self._bound)}")
 
     @property
-    def firestore_users(self) -> list[lambda_.Function]:
-        return [f for f in self.all.values() if f is not self.authorizer]
+    def authorizer(self) -> lambda_.Function:
+        return self.all["Authorizer"]
+
+    @property
+    def start_generation(self) -> lambda_.Function:
+        return self.all["StartGeneration"]
+
+    @property
+    def job_status(self) -> lambda_.Function:
+        return self.all["JobStatus"]
+
+    @property
+    def job_control(self) -> lambda_.Function:
+        return self.all["JobControl"]
+
+    @property
+    def generate_slide_image(self) -> lambda_.Function:
+        return self.all["GenerateSlideImage"]
 
     @property
     def task_functions(self) -> dict[str, lambda_.Function]:
         """By their placeholder in the ASL."""
-        return {
-            "GenerateSlideImageFunctionArn": self.generate_slide_image,
-            "RecordSlideFailureFunctionArn": self.record_slide_failure,
-            "FinalizeJobFunctionArn": self.finalize_job,
-            "MarkJobFailedFunctionArn": self.mark_job_failed,
-            "DeliverWebhookFunctionArn": self.deliver_webhook,
-            "RecordWebhookFailureFunctionArn": self.record_webhook_failure,
-        }
+        return {task_placeholder(name): self.all[name] for name in self.all if task_placeholder(name) in TASK_FUNCTIONS}
 
-    def _function(
-        self,
-        name: str,
-        handler: str,
-        environment: Mapping[str, str],
-        *,
-        timeout: Duration = TASK_TIMEOUT,
-        memory_mb: int = MEMORY_MB,
-        reserved_concurrency: int | None = None,
-    ) -> lambda_.Function:
+    def _function(self, spec: FunctionSpec) -> lambda_.Function:
+        name = spec.name
         log_group = logs.LogGroup(
             self, f"{name}Logs", retention=self._log_retention, removal_policy=self._removal_policy
         )
@@ -140,20 +111,15 @@ class Functions(Construct):
             name,
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.X86_64,
-            handler=lambda_handler(handler),
+            handler=lambda_handler(spec.handler),
             code=self._code,
-            memory_size=memory_mb,
-            timeout=timeout if handler not in {r.handler for r in ROUTES} else API_TIMEOUT,
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            reserved_concurrent_executions=reserved_concurrency,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": "storyimages",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                "STORYIMAGES_ENV": self._config.environment,
-                **environment,
-            },
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            environment=spec.literal_environment,
             description=f"storyimages {name}",
         )
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "X-Ray accepts trace segments only on `*`.")
@@ -162,7 +128,6 @@ class Functions(Construct):
             "AwsSolutions-L1",
             "Pinned to Python 3.12: the runtime the package is built and tested for.",
         )
-        self.all[name] = function
         return function
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 
 from storyimages.api.errors import register_error_handlers
+from storyimages.api.routes import CORS_ALLOWED_HEADERS, CORS_MAX_AGE_SECONDS
 from storyimages.domain.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
 from storyimages.settings import ApiSettings
 
@@ -45,8 +46,8 @@ def api_resolver(settings: ApiSettings) -> APIGatewayRestResolver:
         CORSConfig(
             allow_origin=origins[0],
             extra_origins=origins[1:],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            max_age=600,
+            allow_headers=list(CORS_ALLOWED_HEADERS),
+            max_age=CORS_MAX_AGE_SECONDS,
         )
         if origins
         else None

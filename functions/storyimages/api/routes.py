@@ -10,6 +10,9 @@ STATUS_PATH = "/api/images/master-job/<masterJobId>"
 CANCEL_PATH = "/api/images/master-job/<masterJobId>/cancel"
 RETRY_PATH = "/api/images/master-job/<masterJobId>/retry"
 AUTHORIZER_HANDLER = "storyimages.handlers.authorizer:handler"
+# What browsers at the allowed origins may send, and how long they may cache a preflight.
+CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_MAX_AGE_SECONDS = 600
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from storyimages import defaults
 from storyimages.domain.errors import (
     ClaimConflict,
     IdempotencyKeyReused,
@@ -34,9 +35,9 @@ from storyimages.domain.webhooks import WebhookPolicy, check_webhook_url
 
 @dataclass(frozen=True)
 class OptionLimits:
-    max_delay_seconds: int = 60
-    sizes: tuple[str, ...] = ("auto", "1024x1024", "1536x1024", "1024x1536")
-    qualities: tuple[str, ...] = ("auto", "low", "medium", "high")
+    max_delay_seconds: int = defaults.MAX_DELAY_SECONDS
+    sizes: tuple[str, ...] = defaults.ALLOWED_IMAGE_SIZES
+    qualities: tuple[str, ...] = defaults.ALLOWED_IMAGE_QUALITIES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,26 @@
+"""The deployment's defaults, written once. The Lambdas' settings fall back to them, the CDK
+configuration (`infra/config.py`) starts from them, and the local stack runs with that
+configuration, so a default changed here changes everywhere."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+LOG_LEVEL: Final[Literal["INFO"]] = "INFO"
+
+IMAGE_MODEL = "gpt-image-2"
+IMAGE_SIZE = "1024x1024"
+IMAGE_QUALITY = "medium"
+# What a request may ask for; the configured size and quality are always allowed too.
+ALLOWED_IMAGE_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+ALLOWED_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
+
+DELAY_SECONDS = 2  # the rate-limit pause before each image after the first
+MAX_DELAY_SECONDS = 60  # the longest pause a request may ask for
+MAX_CONCURRENCY = 1  # images generated at once per story
+MAX_SLIDES = 50
+ESTIMATED_SECONDS_PER_IMAGE = 60
+
+# The image function's timeout; OpenAI's own timeout leaves it time to store and record the image.
+IMAGE_TIMEOUT_SECONDS = 300
+IMAGE_STORE_SECONDS = 30

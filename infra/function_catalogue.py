@@ -1,0 +1,128 @@
+"""Every Lambda function of the stack as data: its handler, limits and environment, derived from
+the deployment's configuration. CDK builds the functions from it (`infra/capabilities/functions.py`)
+and the local stack runs them from it (`local_stack/stack.py`), so a handler sees locally the
+environment the template gives it, with only endpoints and credentials pointed at local peers.
+
+No CDK here: the local stack imports this without starting jsii."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from infra.config import StackConfig
+from statemachine.definition import TASK_FUNCTIONS
+from storyimages import defaults
+from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES
+
+SERVICE_NAME = "storyimages"
+MEMORY_MB = 512  # the image function mostly waits on OpenAI and passes bytes through
+API_TIMEOUT_SECONDS = 29  # API Gateway cuts a REST integration at 29 s
+AUTHORIZER_TIMEOUT_SECONDS = 10
+TASK_TIMEOUT_SECONDS = 60
+
+
+class Reference(StrEnum):
+    """A value that exists once another resource does: CDK fills it with that resource's ARN or
+    name at deploy time, the local stack with its local counterpart's."""
+
+    FIREBASE_SERVICE_ACCOUNT = "FirebaseServiceAccount"  # the secrets hold these
+    OPENAI_API_KEY = "OpenAIApiKey"
+    WEBHOOK_SIGNING_KEY = "WebhookSigningKey"
+    IMAGES_BUCKET = "ImagesBucket"
+    IMAGE_GENERATION_STATE_MACHINE = "ImageGenerationStateMachine"
+    WEBHOOK_DELIVERY_STATE_MACHINE = "WebhookDeliveryStateMachine"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # the logical name: "StartGeneration"
+    handler: str  # "package.module:function"
+    environment: Mapping[str, str | Reference]
+    timeout_seconds: int
+    memory_mb: int = MEMORY_MB
+    reserved_concurrency: int | None = None
+
+    @property
+    def literal_environment(self) -> dict[str, str]:
+        return {key: value for key, value in self.environment.items() if not isinstance(value, Reference)}
+
+    @property
+    def references(self) -> dict[str, Reference]:
+        """Variable -> the resource it names."""
+        return {key: value for key, value in self.environment.items() if isinstance(value, Reference)}
+
+    def resolved_environment(self, resources: Mapping[Reference, str]) -> dict[str, str]:
+        missing = set(self.references.values()) - set(resources)
+        if missing:
+            raise ValueError(f"{self.name} needs {sorted(missing)}")
+        return self.literal_environment | {key: resources[ref] for key, ref in self.references.items()}
+
+
+def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
+    """By logical name, in the order CDK defines them."""
+    common: dict[str, str | Reference] = {
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "STORYIMAGES_ENV": config.environment,
+        "FIREBASE_PROJECT_ID": config.firebase_project_id,
+    }
+    firestore = common | {"FIREBASE_CREDENTIALS_SECRET_ID": Reference.FIREBASE_SERVICE_ACCOUNT}
+    api = firestore | {"CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins)}
+    generation: dict[str, str | Reference] = {
+        "DELAY_SECONDS": str(config.delay_seconds),
+        "MAX_DELAY_SECONDS": str(config.max_delay_seconds),
+        "MAX_CONCURRENCY": str(config.max_concurrency),
+        "MAX_SLIDES": str(config.max_slides),
+        "IMAGE_MODEL": config.image_model,
+        "IMAGE_SIZE": config.image_size,
+        "IMAGE_QUALITY": config.image_quality,
+    }
+    workflows: dict[str, str | Reference] = {
+        "STATE_MACHINE_ARN": Reference.IMAGE_GENERATION_STATE_MACHINE,
+        "WEBHOOK_STATE_MACHINE_ARN": Reference.WEBHOOK_DELIVERY_STATE_MACHINE,
+    }
+    notifier: dict[str, str | Reference] = {"WEBHOOK_STATE_MACHINE_ARN": Reference.WEBHOOK_DELIVERY_STATE_MACHINE}
+    bucket: dict[str, str | Reference] = {"IMAGES_BUCKET": Reference.IMAGES_BUCKET}
+
+    routes = {route.function: route.handler for route in ROUTES}
+    tasks = {placeholder.removesuffix("FunctionArn"): handler for placeholder, handler in TASK_FUNCTIONS.items()}
+    specs = [
+        FunctionSpec("Authorizer", AUTHORIZER_HANDLER, common, AUTHORIZER_TIMEOUT_SECONDS),
+        FunctionSpec("StartGeneration", routes["StartGeneration"], api | generation | workflows, API_TIMEOUT_SECONDS),
+        FunctionSpec("JobStatus", routes["JobStatus"], api | bucket, API_TIMEOUT_SECONDS),
+        FunctionSpec("JobControl", routes["JobControl"], api | generation | workflows | bucket, API_TIMEOUT_SECONDS),
+        FunctionSpec(
+            "GenerateSlideImage",
+            tasks["GenerateSlideImage"],
+            firestore
+            | bucket
+            | {
+                "OPENAI_API_KEY_SECRET_ID": Reference.OPENAI_API_KEY,
+                # Leave the function time to store the image and record it after the longest answer.
+                "OPENAI_TIMEOUT_SECONDS": str(config.image_timeout_seconds - defaults.IMAGE_STORE_SECONDS),
+            },
+            config.image_timeout_seconds,
+            reserved_concurrency=config.image_concurrency,
+        ),
+        FunctionSpec("RecordSlideFailure", tasks["RecordSlideFailure"], firestore, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("FinalizeJob", tasks["FinalizeJob"], firestore | notifier, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("MarkJobFailed", tasks["MarkJobFailed"], firestore | notifier, TASK_TIMEOUT_SECONDS),
+        FunctionSpec(
+            "DeliverWebhook",
+            tasks["DeliverWebhook"],
+            firestore | {"WEBHOOK_SECRET_ID": Reference.WEBHOOK_SIGNING_KEY},
+            TASK_TIMEOUT_SECONDS,
+        ),
+        FunctionSpec("RecordWebhookFailure", tasks["RecordWebhookFailure"], firestore, TASK_TIMEOUT_SECONDS),
+    ]
+    unlisted = set(tasks) - {spec.name for spec in specs}
+    if unlisted:
+        raise ValueError(f"the state machines name task functions with no spec here: {sorted(unlisted)}")
+    return {spec.name: spec for spec in specs}
+
+
+def task_placeholder(name: str) -> str:
+    """GenerateSlideImage -> GenerateSlideImageFunctionArn, the ASL's placeholder for it."""
+    return f"{name}FunctionArn"
