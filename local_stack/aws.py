@@ -1,10 +1,9 @@
-"""AWS on 127.0.0.1: a moto server with its ASL engine on, whose Lambda service runs our real
-task handlers in this process when the state machine invokes them."""
+"""AWS on 127.0.0.1: a moto server with its ASL engine on, whose Lambda invokes reach our real
+task handlers in the local Lambda runtime."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,19 +12,17 @@ import requests
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.server import ThreadedMotoServer
 
-from local_stack.lambda_runtime import Invocation, invoke
+from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime, function_arn
 from statemachine import definition
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/storyimages-state-machine"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
-def function_name(placeholder: str) -> str:
-    """GenerateSlideImageFunctionArn -> storyimages-generate-slide-image."""
+def function_name(logical: str) -> str:
+    """GenerateSlideImage (or its ASL placeholder GenerateSlideImageFunctionArn) -> storyimages-generate-slide-image."""
     words, word = [], ""
-    for char in placeholder.removesuffix("FunctionArn"):
+    for char in logical.removesuffix("FunctionArn"):
         if char.isupper() and word:
             words.append(word)
             word = ""
@@ -33,55 +30,40 @@ def function_name(placeholder: str) -> str:
     return "storyimages-" + "-".join([*words, word])
 
 
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+class MotoLambdaBridge:
+    """Stands in for moto's 'always succeeds' Lambda: each invoke the ASL engine makes goes to
+    the local Lambda runtime, and a function error comes back as Lambda returns it."""
 
-
-class InProcessLambdas:
-    """Stands in for moto's 'always succeeds' Lambda: dispatches each invoke to our handler."""
-
-    def __init__(self, handlers: Mapping[str, str]) -> None:
-        self._handlers = dict(handlers)  # function name -> "module:function"
-        self._lock = threading.Lock()
-        self.invocations: list[Invocation] = []
+    def __init__(self, runtime: LambdaRuntime) -> None:
+        self._runtime = runtime
         self._original: Any = None
 
     def install(self) -> None:
-        dispatcher = self
+        runtime = self._runtime
         self._original = LambdaSimpleBackend.invoke
 
-        def invoke_in_process(
+        def invoke(
             backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
         ) -> bytes:
-            return dispatcher.dispatch(function_name, body, response_headers)
+            name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+            payload, error_type, _ = runtime.invoke(name, json.loads(body) if body else {})
+            if error_type is not None:
+                # What Lambda does for an unhandled error; Step Functions matches errorType.
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(payload).encode()
 
-        LambdaSimpleBackend.invoke = invoke_in_process  # type: ignore[method-assign,assignment]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:
             LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
             self._original = None
 
-    def dispatch(self, function: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        name = function.rsplit(":", 1)[-1] if function.startswith("arn:") else function
-        if name not in self._handlers:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            error = {"errorType": "ResourceNotFoundException", "errorMessage": f"no function {name}"}
-            return json.dumps(error).encode()
-        event = json.loads(body) if body else {}
-        payload, error_type, seconds = invoke(self._handlers[name], name, event)
-        with self._lock:
-            self.invocations.append(Invocation(name, event, error_type, seconds))
-        if error_type is not None:
-            # What Lambda does for an unhandled error; Step Functions matches errorType.
-            response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps(payload).encode()
-
 
 class MotoAws:
     """The moto server plus the resources the stack needs: bucket, secrets, state machine."""
 
-    def __init__(self, *, lambdas: InProcessLambdas) -> None:
+    def __init__(self, *, lambdas: MotoLambdaBridge) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._lambdas = lambdas
         self.port = 0
@@ -128,9 +110,3 @@ class MotoAws:
             )
             created[name] = str(response["stateMachineArn"])
         return created
-
-
-def task_lambdas() -> InProcessLambdas:
-    return InProcessLambdas(
-        {function_name(placeholder): handler for placeholder, handler in definition.TASK_FUNCTIONS.items()}
-    )

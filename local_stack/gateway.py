@@ -1,59 +1,84 @@
-"""A local stand-in for API Gateway's REST API: each HTTP request goes through the same
-TOKEN authorizer Lambda (with result caching), becomes the proxy event API Gateway would
-send, is handed to the same Lambda handler, and its answer becomes the response.
+"""A local stand-in for API Gateway's REST API, configured by what configures the real one
+(`infra.rest_api`, `storyimages.api.routes`). Each request is matched to a route; its
+Authorization header is checked against the authorizer's identity validation expression; the
+TOKEN authorizer Lambda is invoked (its policy cached per token) and its policy evaluated
+against the request's method ARN; the request becomes the proxy event API Gateway sends; the
+route's Lambda answers. CORS preflights are answered as the MOCK integration CDK creates, and
+API Gateway's own errors as the stack's gateway responses.
 
 It also serves the local stack's development identities under /_local/auth/ (never part of
-the API in AWS): the certificates the authorizer trusts in local mode, and tokens for a uid."""
+the API in AWS): the certificates the authorizer trusts in local mode, and tokens for a uid.
+README "The local stack" lists where it still differs from API Gateway."""
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from infra import rest_api
 from local_stack.identity import DevIdentities
-from local_stack.lambda_runtime import invoke
-from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES, Route
+from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime
+from storyimages.api.routes import ROUTES, Route
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 STAGE = "local"
-ACCOUNT = "123456789012"
-AUTHORIZER_CACHE_SECONDS = 300  # API Gateway's default authorizer result TTL
+API_ID = "local"
+DOMAIN = f"{API_ID}.execute-api.localhost"
+AUTHORIZER_FUNCTION = "storyimages-authorizer"
 CERTS_PATH = "/_local/auth/certs"
 TOKEN_PATH = "/_local/auth/token"
+RAW_HEADERS = "storyimages.raw_headers"
+
+
+class RawHeadersRequestHandler(WSGIRequestHandler):
+    """Keeps the request's header lines as sent: WSGI joins a repeated header into one value,
+    API Gateway keeps each (multiValueHeaders) and the names' case."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
 
 
 def _pattern(route: Route) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", route.path) + "$")
 
 
+def _function_name(route: Route) -> str:
+    from local_stack.aws import function_name
+
+    return function_name(route.function)
+
+
 class Gateway:
     def __init__(
         self,
+        lambdas: LambdaRuntime,
         routes: Sequence[Route] = ROUTES,
         *,
         identities: DevIdentities | None = None,
         cors_origins: Sequence[str] = (),
     ) -> None:
+        self._lambdas = lambdas
         self._routes = [(route, _pattern(route)) for route in routes]
         self._identities = identities
-        self._cors_origins = set(cors_origins)
+        self._cors_origins = list(cors_origins)
         self._policies: dict[str, tuple[float, dict[str, Any]]] = {}
         self._policies_lock = threading.Lock()
         self.authorizer_calls = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
-        response = self.respond(request)
-        self._add_cors(request, response)
-        return response(environ, start_response)
+        return self.respond(Request(environ))(environ, start_response)
 
     def respond(self, request: Request) -> Response:
         if request.path == "/health":
@@ -62,65 +87,84 @@ class Gateway:
         if request.path.startswith("/_local/auth/"):
             return self._local_auth(request)
         matches = [(route, m) for route, pattern in self._routes if (m := pattern.match(request.path))]
-        if not matches:
-            return _error(404, "ROUTE_NOT_FOUND", "no such route")
-        if request.method == "OPTIONS":
-            # CORS preflight: browsers send no Authorization; the handler's resolver answers it.
-            route, match = matches[0]
-            return self._proxy(route, match.groupdict(), request, authorizer=None)
-        for route, match in matches:
-            if route.method == request.method:
-                authorized = self._authorize(request, route)
-                if isinstance(authorized, Response):
-                    return authorized
-                return self._proxy(route, match.groupdict(), request, authorizer=authorized)
-        response = _error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here")
-        response.headers["Allow"] = ", ".join(sorted({route.method for route, _ in matches} | {"OPTIONS"}))
+        if request.method == "OPTIONS" and matches and self._cors_origins:
+            return self._preflight(request)
+        chosen = next(((route, m) for route, m in matches if route.method == request.method), None)
+        if chosen is None:
+            return self._gateway_error(request, "MISSING_AUTHENTICATION_TOKEN", 403)
+        route, match = chosen
+        if (request.content_length or 0) > rest_api.MAX_PAYLOAD_BYTES:
+            return self._gateway_error(request, "REQUEST_TOO_LARGE", 413)
+        raw = request.get_data(cache=False)
+        if len(raw) > rest_api.MAX_PAYLOAD_BYTES:
+            return self._gateway_error(request, "REQUEST_TOO_LARGE", 413)
+        authorized = self._authorize(request, route)
+        if isinstance(authorized, Response):
+            return authorized
+        event = proxy_event(route, match.groupdict(), request, raw, authorizer=authorized)
+        payload, error_type, _ = self._lambdas.invoke(_function_name(route), event)
+        if error_type is not None:
+            return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
+        response = proxy_response(payload)
+        if response is None:  # not the proxy integration's answer shape
+            return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
+        return response
+
+    def _preflight(self, request: Request) -> Response:
+        """The MOCK integration: no authorizer, no Lambda."""
+        response = Response(status=rest_api.PREFLIGHT_STATUS)
+        for name, value in rest_api.preflight_headers(self._cors_origins, request.headers.get("Origin")).items():
+            response.headers[name] = value
         return response
 
     def _authorize(self, request: Request, route: Route) -> dict[str, Any] | Response:
-        """What API Gateway does with a TOKEN authorizer whose identity source is Authorization."""
-        token = request.headers.get("Authorization", "")
-        if not token.strip():
-            return _unauthorized()
+        """What API Gateway does with the TOKEN authorizer the stack configures."""
+        token = request.headers.get(rest_api.IDENTITY_HEADER, "")
+        if not re.fullmatch(rest_api.IDENTITY_VALIDATION_EXPRESSION, token):
+            return self._gateway_error(request, "UNAUTHORIZED", 401)
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{route.method}{request.path}"
+        started = time.perf_counter()
         with self._policies_lock:
             cached = self._policies.get(token)
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-        self.authorizer_calls += 1
-        method_arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:local/{STAGE}/{route.method}{request.path}"
-        event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
-        payload, error_type, _ = invoke(AUTHORIZER_HANDLER, "Authorizer", event)
-        if error_type is not None:
-            if isinstance(payload, dict) and payload.get("errorMessage") == "Unauthorized":
-                return _unauthorized()
-            return _error(500, "AUTHORIZER_FAILED", "the authorizer failed")
-        statement = payload["policyDocument"]["Statement"][0]
-        if statement["Effect"] != "Allow":
-            return _error(403, "FORBIDDEN", "not allowed")
-        context = {"principalId": payload["principalId"], **(payload.get("context") or {})}
-        with self._policies_lock:
-            self._policies[token] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, context)
-        return context
+        if cached and cached[0] > time.monotonic():
+            answer = cached[1]
+        else:
+            self.authorizer_calls += 1
+            event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+            payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event)
+            if error_type is not None:
+                if isinstance(payload, dict) and payload.get("errorMessage") == "Unauthorized":
+                    return self._gateway_error(request, "UNAUTHORIZED", 401)
+                return self._gateway_error(request, "AUTHORIZER_FAILURE", rest_api.AUTHORIZER_FAILURE_STATUS)
+            if not _usable_authorizer_answer(payload):
+                return self._gateway_error(
+                    request, "AUTHORIZER_CONFIGURATION_ERROR", rest_api.AUTHORIZER_FAILURE_STATUS
+                )
+            answer = payload
+            with self._policies_lock:
+                self._policies[token] = (time.monotonic() + rest_api.AUTHORIZER_CACHE_SECONDS, answer)
+        if not policy_allows(answer["policyDocument"], method_arn):
+            return self._gateway_error(request, "ACCESS_DENIED", 403)
+        context = {key: _context_value(value) for key, value in (answer.get("context") or {}).items()}
+        latency = 0 if cached else int((time.perf_counter() - started) * 1000)
+        return {**context, "principalId": answer["principalId"], "integrationLatency": latency}
 
-    def _proxy(
-        self, route: Route, path_parameters: dict[str, str], request: Request, *, authorizer: dict[str, Any] | None
-    ) -> Response:
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _error(413, "PAYLOAD_TOO_LARGE", "the request body is larger than 10 MB")
-        raw = request.get_data(cache=False)
-        if len(raw) > MAX_BODY_BYTES:
-            return _error(413, "PAYLOAD_TOO_LARGE", "the request body is larger than 10 MB")
-        event = proxy_event(route, path_parameters, request, raw, authorizer=authorizer)
-        payload, error_type, _ = invoke(route.handler, route.function, event)
-        if error_type is not None:
-            # What API Gateway answers when the integration's Lambda itself fails.
-            return Response(json.dumps({"message": "Internal server error"}), 502, mimetype="application/json")
-        return proxy_response(payload)
+    def _gateway_error(self, request: Request, response_type: str, default_status: int) -> Response:
+        """API Gateway's own answer for `response_type`, as the stack's gateway responses shape it."""
+        error = rest_api.gateway_error(response_type)
+        response = _json(error.status or default_status, error.body())
+        for name, value in rest_api.gateway_error_cors(self._cors_origins).items():
+            if value == "method.request.header.origin":
+                origin = request.headers.get("Origin")
+                if origin:
+                    response.headers[name] = origin
+            else:
+                response.headers[name] = value.strip("'")
+        return response
 
     def _local_auth(self, request: Request) -> Response:
         if self._identities is None:
-            return _error(404, "ROUTE_NOT_FOUND", "no such route")
+            return _json(404, rest_api.gateway_error("MISSING_AUTHENTICATION_TOKEN").body())
         if request.path == CERTS_PATH and request.method == "GET":
             response = Response(self._identities.certificates(), 200, mimetype="application/json")
             response.headers["Cache-Control"] = "public, max-age=3600"
@@ -129,43 +173,117 @@ class Gateway:
             body = request.get_json(silent=True) or {}
             uid = body.get("uid") if isinstance(body, dict) else None
             if not isinstance(uid, str) or not 0 < len(uid) <= 128:
-                return _error(422, "INVALID_REQUEST", 'send {"uid": "..."}')
+                return _json(
+                    422, {"success": False, "error": {"code": "INVALID_REQUEST", "message": 'send {"uid": "..."}'}}
+                )
             return _json(200, {"token": self._identities.token(uid), "uid": uid})
-        return _error(404, "ROUTE_NOT_FOUND", "no such route")
+        return _json(404, rest_api.gateway_error("MISSING_AUTHENTICATION_TOKEN").body())
 
-    def _add_cors(self, request: Request, response: Response) -> None:
-        """API Gateway's gateway responses (401, 404 ...) carry CORS headers too, as configured in CDK."""
-        origin = request.headers.get("Origin")
-        if origin and origin in self._cors_origins and "Access-Control-Allow-Origin" not in response.headers:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
+
+def _usable_authorizer_answer(payload: Any) -> bool:
+    """API Gateway refuses (500) an answer without a principal or a policy, or whose context
+    holds anything but strings, numbers and booleans."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("principalId"), str):
+        return False
+    policy = payload.get("policyDocument")
+    if not isinstance(policy, dict) or not isinstance(policy.get("Statement"), list | dict):
+        return False
+    context = payload.get("context") or {}
+    return isinstance(context, dict) and all(isinstance(v, str | int | float | bool) for v in context.values())
+
+
+def _context_value(value: Any) -> str:
+    """A REST API passes the authorizer's context values to the integration as strings."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def policy_allows(policy: Mapping[str, Any], method_arn: str) -> bool:
+    """IAM evaluation of an authorizer's policy for `execute-api:Invoke` on `method_arn`: an
+    explicit Deny in any matching statement wins, else some matching statement must Allow."""
+    statements = policy.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    allowed = False
+    for statement in statements:
+        if not isinstance(statement, dict) or not _applies(statement, method_arn):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _applies(statement: Mapping[str, Any], method_arn: str) -> bool:
+    if "Condition" in statement:
+        return False  # API Gateway evaluates none for an authorizer's policy; be safe: no match
+    action = _matches(statement, "Action", "NotAction", "execute-api:Invoke", case_sensitive=False)
+    return action and _matches(statement, "Resource", "NotResource", method_arn, case_sensitive=True)
+
+
+def _matches(statement: Mapping[str, Any], key: str, not_key: str, value: str, *, case_sensitive: bool) -> bool:
+    def any_match(patterns: Any) -> bool:
+        listed = [patterns] if isinstance(patterns, str) else list(patterns or [])
+        return any(_glob(str(p), value, case_sensitive=case_sensitive) for p in listed)
+
+    if key in statement:
+        return any_match(statement[key])
+    if not_key in statement:
+        return not any_match(statement[not_key])
+    return False
+
+
+def _glob(pattern: str, value: str, *, case_sensitive: bool) -> bool:
+    """IAM wildcards: `*` any run of characters (slashes included), `?` one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL | (0 if case_sensitive else re.IGNORECASE)) is not None
 
 
 def proxy_event(
     route: Route, path_parameters: dict[str, str], request: Request, raw: bytes, *, authorizer: dict[str, Any] | None
 ) -> dict[str, Any]:
-    headers = {name: value for name, value in request.headers.items()}
+    """The REST API's Lambda proxy integration event (payload format 1.0)."""
+    raw_headers: list[tuple[str, str]] = request.environ.get(RAW_HEADERS) or list(request.headers.items())
+    headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
+    for name, value in raw_headers:
+        headers[name] = value  # the last of a repeated header
         multi_headers.setdefault(name, []).append(value)
     query = {name: values[-1] for name, values in request.args.lists()}
     multi_query = {name: list(values) for name, values in request.args.lists()}
-    try:
-        body: str | None = raw.decode("utf-8") if raw else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        body, is_base64 = base64.b64encode(raw).decode(), True
+    content_type = (request.mimetype or "").lower()
+    is_base64 = bool(raw) and _is_binary(content_type)
+    body = (base64.b64encode(raw).decode() if is_base64 else raw.decode("utf-8", errors="replace")) if raw else None
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
     context: dict[str, Any] = {
+        "resourceId": "local",
         "resourcePath": route.resource,
         "httpMethod": request.method,
+        "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:9]).decode(),
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "path": f"/{STAGE}{request.path}",
-        "stage": STAGE,
-        "requestId": str(uuid.uuid4()),
-        "requestTimeEpoch": int(time.time() * 1000),
         "accountId": ACCOUNT,
-        "apiId": "local",
         "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-        "identity": {"sourceIp": request.remote_addr, "userAgent": request.user_agent.string},
+        "stage": STAGE,
+        "domainPrefix": API_ID,
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "requestId": request_id,
+        "identity": {
+            "cognitoIdentityPoolId": None,
+            "accountId": None,
+            "cognitoIdentityId": None,
+            "caller": None,
+            "sourceIp": request.remote_addr or "127.0.0.1",
+            "principalOrgId": None,
+            "accessKey": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "userArn": None,
+            "userAgent": request.user_agent.string or None,
+            "user": None,
+        },
+        "domainName": DOMAIN,
+        "apiId": API_ID,
     }
     if authorizer is not None:
         context["authorizer"] = authorizer
@@ -185,10 +303,17 @@ def proxy_event(
     }
 
 
-def proxy_response(payload: Any) -> Response:
-    if not isinstance(payload, dict) or "statusCode" not in payload:
-        return Response(json.dumps({"message": "Internal server error"}), 502, mimetype="application/json")
+def _is_binary(content_type: str) -> bool:
+    return any(fnmatch.fnmatch(content_type, media_type.lower()) for media_type in rest_api.BINARY_MEDIA_TYPES)
+
+
+def proxy_response(payload: Any) -> Response | None:
+    """The Lambda's answer as HTTP, or None when it is not a proxy integration answer."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
+        return None
     body = payload.get("body") or ""
+    if not isinstance(body, str):
+        return None
     data = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
     response = Response(data, status=int(payload["statusCode"]))
     response.headers.pop("Content-Type", None)
@@ -203,11 +328,3 @@ def proxy_response(payload: Any) -> Response:
 
 def _json(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
-
-
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"success": False, "error": {"code": code, "message": message}})
-
-
-def _unauthorized() -> Response:
-    return _error(401, "UNAUTHORIZED", "a valid Firebase ID token is required: Authorization: Bearer <token>")

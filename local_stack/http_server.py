@@ -6,15 +6,23 @@ import logging
 import threading
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 # Request lines from every local server would drown the demo's progress output.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 class BackgroundServer:
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "server") -> None:
-        self._server = make_server(host, port, app, threaded=True)
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "server",
+        request_handler: type[WSGIRequestHandler] | None = None,
+    ) -> None:
+        self._server = make_server(host, port, app, threaded=True, request_handler=request_handler)
         # A short poll interval makes stop() quick (werkzeug's default is half a second).
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True

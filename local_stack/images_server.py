@@ -582,6 +582,9 @@ class ImagesServer:
     def reset(self) -> None:
         self.app.reset()
 
+    def release_held_requests(self) -> None:
+        self.app.release_held_requests()
+
     def requests(self) -> list[dict[str, Any]]:
         return self.app.requests()
 

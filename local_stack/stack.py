@@ -1,38 +1,61 @@
 """The whole local stack in one object: start it, use it over HTTP, stop it.
 
-Everything binds 127.0.0.1. The Lambdas (API, authorizer and state machine tasks) run in
-this process, configured through environment variables exactly as in AWS, so the code that
-runs here is the code that runs there.
+Everything binds 127.0.0.1. The Lambdas (API, authorizer and state machine tasks) run in the
+local Lambda runtime, each with the environment the synthesized template gives it
+(`infra.function_catalogue`, from the same deployment configuration), changing only what points
+at local peers and credentials (LOCAL_VARIABLES), so the code and configuration that run here
+are the ones that run there.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
-import sys
+import shutil
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from local_stack import lambda_runtime
-from local_stack.aws import MotoAws, task_lambdas
+from pydantic import ValidationError
+
+from infra.config import CONTEXT_KEY, StackConfig
+from infra.function_catalogue import Reference, function_specs
+from local_stack.aws import MotoAws, MotoLambdaBridge, function_name
 from local_stack.firestore_emulator import FirestoreEmulator
-from local_stack.gateway import CERTS_PATH, Gateway
+from local_stack.gateway import CERTS_PATH, Gateway, RawHeadersRequestHandler
 from local_stack.http_server import BackgroundServer
 from local_stack.identity import DevIdentities
 from local_stack.images_server import start_images_server
+from local_stack.lambda_runtime import LambdaRuntime, LocalFunction
 from local_stack.seed import EXAMPLES_DIR, example_stories, seed_stories
 from statemachine import definition
 
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 BUCKET = "storyimages-local-images"
 OPENAI_SECRET = "storyimages/openai-api-key"
 WEBHOOK_SECRET = "storyimages/webhook-signing-secret"
+FIREBASE_SECRET = "storyimages/firebase-service-account"
 PROJECT_ID = "demo-storyimages"
 LOCAL_OPENAI_KEY = "sk-local-images-server"
-DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")  # a Vite dev server
+
+# What the local stack sets in a function's environment beyond the template's: where its peers
+# listen, the credentials they take, and local mode (which unlocks the development tokens and
+# loopback webhooks, and which the settings refuse inside AWS Lambda).
+LOCAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ENDPOINT_URL",
+    "FIRESTORE_EMULATOR_HOST",
+    "OPENAI_BASE_URL",
+    "AUTH_LOCAL_CERTS_URL",
+    "STORYIMAGES_ENV",
+    "WEBHOOK_ALLOW_LOOPBACK",
+)
 
 # Retries as in production but with short intervals, so a fault test takes seconds.
 FAST_RETRIES: Mapping[str, int] = {
@@ -44,61 +67,91 @@ FAST_RETRIES: Mapping[str, int] = {
     "WebhookRetryMaxAttempts": 2,
 }
 
+# `make local` / `make demo` settings over the deployment's configuration (README "The local stack").
+SETTINGS_FROM_ENV = {
+    "DELAY_SECONDS": "delaySeconds",
+    "MAX_CONCURRENCY": "maxConcurrency",
+    "IMAGE_SIZE": "imageSize",
+    "IMAGE_QUALITY": "imageQuality",
+    "LOG_LEVEL": "logLevel",
+    "CORS_ALLOWED_ORIGINS": "corsAllowedOrigins",
+}
+
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes"}
 
 
+def deployment(overrides: Mapping[str, Any] | None = None, *, cdk_json: Path | None = CDK_JSON) -> StackConfig:
+    """The configuration `cdk deploy` would use (cdk.json's context), for the local Firebase
+    project, with `overrides` (by cdk.json key). Without cdk.json, the defaults."""
+    context = json.loads(cdk_json.read_text())["context"].get(CONTEXT_KEY, {}) if cdk_json else {}
+    try:
+        return StackConfig.model_validate({**context, "firebaseProjectId": PROJECT_ID, **(overrides or {})})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"invalid local stack configuration: {problems}") from None
+
+
 @dataclass(frozen=True)
 class LocalConfig:
+    deployment: StackConfig = field(default_factory=lambda: deployment(cdk_json=None))
     gateway_port: int = 0
-    delay_seconds: int = 2
-    max_concurrency: int = 1
-    image_size: str = "1024x1024"
-    image_quality: str = "medium"
-    retries: Mapping[str, int] = field(default_factory=lambda: dict(FAST_RETRIES))
+    retries: Mapping[str, int] = field(default_factory=dict)  # over the ASL's production numbers
     real_openai_key: str | None = None
     examples_dir: Path | None = EXAMPLES_DIR
-    log_level: str = "WARNING"
-    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     webhook_allow_loopback: bool = False
+    logs_dir: Path | None = None  # the Lambdas' log files; a fresh temporary folder if None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> LocalConfig:
-        """`make local` and `make demo` settings; see README "Configure"."""
+    def from_env(cls, env: Mapping[str, str] = os.environ, *, cdk_json: Path = CDK_JSON) -> LocalConfig:
+        """`make local` and `make demo`: cdk.json's deployment with the settings in README "The local stack"."""
         mode = env.get("STORYIMAGES_OPENAI", "local")
         if mode not in {"local", "real"}:
             raise SystemExit("STORYIMAGES_OPENAI must be `local` (default) or `real`")
         key = env.get("OPENAI_API_KEY") if mode == "real" else None
         if mode == "real" and not key:
             raise SystemExit("STORYIMAGES_OPENAI=real needs OPENAI_API_KEY")
-        origins = env.get("CORS_ALLOWED_ORIGINS")
+        overrides: dict[str, Any] = {key: env[name] for name, key in SETTINGS_FROM_ENV.items() if name in env}
+        if "corsAllowedOrigins" in overrides:
+            overrides["corsAllowedOrigins"] = [
+                o.strip() for o in overrides["corsAllowedOrigins"].split(",") if o.strip()
+            ]
+        logs = env.get("LAMBDA_LOGS_DIR")
         return cls(
+            deployment=deployment(overrides, cdk_json=cdk_json),
             gateway_port=int(env.get("PORT", "3000")),
-            delay_seconds=int(env.get("DELAY_SECONDS", "2")),
-            max_concurrency=int(env.get("MAX_CONCURRENCY", "1")),
-            image_size=env.get("IMAGE_SIZE", "1024x1024"),
-            image_quality=env.get("IMAGE_QUALITY", "medium"),
-            retries={} if mode == "real" else dict(FAST_RETRIES),
             real_openai_key=key,
-            log_level=env.get("LOG_LEVEL", "WARNING"),
-            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()) if origins else DEFAULT_CORS_ORIGINS,
             webhook_allow_loopback=_flag(env.get("WEBHOOK_ALLOW_LOOPBACK", "false")),
+            logs_dir=Path(logs) if logs else None,
         )
+
+    def changed(self, **changes: Any) -> LocalConfig:
+        """This configuration with `changes`, each a LocalConfig or a StackConfig field."""
+        own = {f.name for f in fields(self)}
+        deployed = {key: value for key, value in changes.items() if key not in own}
+        config = replace(self, **{key: value for key, value in changes.items() if key in own})
+        if deployed:
+            values = {**config.deployment.model_dump(), **deployed}
+            config = replace(config, deployment=StackConfig.model_validate(values))
+        return config
 
 
 class LocalStack:
     def __init__(self, config: LocalConfig | None = None) -> None:
         self.config = config or LocalConfig()
+        self._temporary_logs = self.config.logs_dir is None
+        logs_dir = self.config.logs_dir or Path(tempfile.mkdtemp(prefix="storyimages-lambda-logs-"))
         self.firestore = FirestoreEmulator()
-        self.lambdas = task_lambdas()
-        self.aws = MotoAws(lambdas=self.lambdas)
+        self.lambdas = LambdaRuntime(logs_dir)
+        self.aws = MotoAws(lambdas=MotoLambdaBridge(self.lambdas))
         self.identities = DevIdentities(PROJECT_ID)
-        self.gateway_app = Gateway(identities=self.identities, cors_origins=self.config.cors_origins)
+        self.gateway_app = Gateway(
+            self.lambdas, identities=self.identities, cors_origins=self.config.deployment.cors_allowed_origins
+        )
         self.images: Any = None
         self.gateway: BackgroundServer | None = None
-        self.state_machine_arn = ""
-        self.webhook_state_machine_arn = ""
+        self.resources: dict[Reference, str] = {}
         self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         self.story_ids: list[str] = []
         self._saved_env: dict[str, str | None] = {}
@@ -108,6 +161,14 @@ class LocalStack:
     def url(self) -> str:
         assert self.gateway is not None, "start the stack first"
         return self.gateway.url
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.resources[Reference.IMAGE_GENERATION_STATE_MACHINE]
+
+    @property
+    def webhook_state_machine_arn(self) -> str:
+        return self.resources[Reference.WEBHOOK_DELIVERY_STATE_MACHINE]
 
     def token(self, uid: str = "demo-user", **claims: Any) -> str:
         """A development ID token for `uid` that this stack's authorizer accepts."""
@@ -127,25 +188,54 @@ class LocalStack:
             self.images = start_images_server()
         self.aws.start()
         # Bound now, started last: the authorizer needs its URL in the environment.
-        self.gateway = BackgroundServer(self.gateway_app, port=self.config.gateway_port, name="gateway")
-        self._set_environment(self._lambda_environment())
-        self.aws.create_bucket(BUCKET)
-        self.aws.create_secret(OPENAI_SECRET, self.config.real_openai_key or LOCAL_OPENAI_KEY)
-        self.aws.create_secret(WEBHOOK_SECRET, self.webhook_secret)
-        machines = self.aws.create_state_machines(self.config.retries)
-        self.state_machine_arn = machines[definition.IMAGE_GENERATION]
-        self.webhook_state_machine_arn = machines[definition.WEBHOOK_DELIVERY]
-        self._set_environment(
-            {"STATE_MACHINE_ARN": self.state_machine_arn, "WEBHOOK_STATE_MACHINE_ARN": self.webhook_state_machine_arn}
+        self.gateway = BackgroundServer(
+            self.gateway_app, port=self.config.gateway_port, name="gateway", request_handler=RawHeadersRequestHandler
         )
+        self.aws.create_bucket(BUCKET)
+        openai_key = self.aws.create_secret(OPENAI_SECRET, self.config.real_openai_key or LOCAL_OPENAI_KEY)
+        webhook_key = self.aws.create_secret(WEBHOOK_SECRET, self.webhook_secret)
+        # Never read: with FIRESTORE_EMULATOR_HOST the functions connect anonymously.
+        firebase_account = self.aws.create_secret(FIREBASE_SECRET, json.dumps({"type": "service_account"}))
+        machines = self.aws.create_state_machines(self.config.retries)
+        self.resources = {
+            Reference.FIREBASE_SERVICE_ACCOUNT: firebase_account,
+            Reference.OPENAI_API_KEY: openai_key,
+            Reference.WEBHOOK_SIGNING_KEY: webhook_key,
+            Reference.IMAGES_BUCKET: BUCKET,
+            Reference.IMAGE_GENERATION_STATE_MACHINE: machines[definition.IMAGE_GENERATION],
+            Reference.WEBHOOK_DELIVERY_STATE_MACHINE: machines[definition.WEBHOOK_DELIVERY],
+        }
+        # This process is a client of the same peers (tests, seeding, the demo).
+        self._set_environment(self._local_variables() | {"MOTO_PORT": str(self.aws.port)})
+        self.lambdas.deploy(self.functions())
         if self.config.examples_dir is not None:
             self.story_ids = seed_stories(self.db, example_stories(self.config.examples_dir))
         self.gateway.start()
 
-    def redeploy(self, env: Mapping[str, str]) -> None:
-        """Change the Lambdas' configuration, as a deployment would: new environment, cold starts."""
-        self._set_environment(env)
-        self._forget_warm_lambdas()
+    def functions(self) -> dict[str, LocalFunction]:
+        """Every function of the template, by its local name, configured as the template configures it."""
+        functions = {}
+        for spec in function_specs(self.config.deployment).values():
+            name = function_name(spec.name)
+            functions[name] = LocalFunction(
+                name, spec.handler, self.environment(spec.name), spec.timeout_seconds, spec.memory_mb
+            )
+        return functions
+
+    def environment(self, function: str) -> dict[str, str]:
+        """What the function `function` (its logical name: "StartGeneration") runs with here."""
+        spec = function_specs(self.config.deployment)[function]
+        return spec.resolved_environment(self.resources) | self._local_variables()
+
+    def redeploy(self, **changes: Any) -> None:
+        """Change the configuration (LocalConfig or StackConfig fields), as a deployment would:
+        every function gets its new environment and cold-starts."""
+        self.config = self.config.changed(**changes)
+        self.lambdas.deploy(self.functions())
+
+    def logs(self, function: str) -> list[str]:
+        """The log lines of `function` (its logical name) so far."""
+        return self.lambdas.log_lines(function_name(function))
 
     def stop(self) -> None:
         for server in (self.gateway, self.images):
@@ -153,10 +243,13 @@ class LocalStack:
                 server.stop()
         self.gateway = self.images = None
         if self.aws.port:
-            self.aws.stop()
+            self.aws.stop()  # first: executions still running stop calling the functions
+        self.lambdas.stop()
         self.firestore.stop()
-        self._forget_warm_lambdas()
+        self._forget_clients()
         self._restore_environment()
+        if self._temporary_logs:
+            shutil.rmtree(self.lambdas.logs_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -171,40 +264,23 @@ class LocalStack:
             from storyimages.adapters.firestore_client import firestore_client
             from storyimages.settings import FirestoreSettings
 
-            self._db = firestore_client(FirestoreSettings.from_env())
+            self._db = firestore_client(FirestoreSettings.from_env(self.environment("JobStatus")))
         return self._db
 
-    def _lambda_environment(self) -> dict[str, str]:
-        config = self.config
+    def _local_variables(self) -> dict[str, str]:
+        """LOCAL_VARIABLES, as this stack sets them."""
         assert self.gateway is not None
         env = {
-            "STORYIMAGES_ENV": "local",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_ENDPOINT_URL": self.aws.url,
-            "MOTO_PORT": str(self.aws.port),  # where moto's ASL engine sends its Lambda calls
             "FIRESTORE_EMULATOR_HOST": self.firestore.host,
-            "FIREBASE_PROJECT_ID": PROJECT_ID,
             "AUTH_LOCAL_CERTS_URL": self.gateway.url + CERTS_PATH,
-            "IMAGES_BUCKET": BUCKET,
-            "OPENAI_API_KEY_SECRET_ID": OPENAI_SECRET,
-            "WEBHOOK_SECRET_ID": WEBHOOK_SECRET,
-            "WEBHOOK_ALLOW_LOOPBACK": str(config.webhook_allow_loopback).lower(),
-            "CORS_ALLOWED_ORIGINS": ",".join(config.cors_origins),
-            "DELAY_SECONDS": str(config.delay_seconds),
-            "MAX_CONCURRENCY": str(config.max_concurrency),
-            "IMAGE_SIZE": config.image_size,
-            "IMAGE_QUALITY": config.image_quality,
-            "POWERTOOLS_SERVICE_NAME": "storyimages",
-            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            "STORYIMAGES_ENV": "local",
+            "WEBHOOK_ALLOW_LOOPBACK": str(self.config.webhook_allow_loopback).lower(),
         }
         if self.images is not None:
             env["OPENAI_BASE_URL"] = self.images.api_url
-        else:
-            self._remember("OPENAI_BASE_URL")
-            os.environ.pop("OPENAI_BASE_URL", None)
         return env
 
     def _remember(self, name: str) -> None:
@@ -223,14 +299,8 @@ class LocalStack:
                 os.environ[name] = value
         self._saved_env = {}
 
-    def _forget_warm_lambdas(self) -> None:
-        """The next stack's handlers cold-start against its own servers, as new Lambdas would."""
-        lambda_runtime.forget_handlers()
-        for name in [n for n in sys.modules if n.startswith("storyimages.handlers.")]:
-            del sys.modules[name]
-        from storyimages.adapters.secrets import secret_string
-
-        secret_string.cache_clear()
+    def _forget_clients(self) -> None:
+        """This process's Firebase clients pointed at this stack's emulator; the next stack makes its own."""
         import firebase_admin
 
         for app in list(firebase_admin._apps.values()):

@@ -28,18 +28,23 @@ def config() -> GenerationConfig:
     )
 
 
+TEST_IMAGE_SIZE = "1024x640"  # the smallest gpt-image-2 draws (655,360 pixels), quick to render
+
+
 @pytest.fixture(scope="session")
 def stack():  # type: ignore[no-untyped-def]
-    """The whole local stack on free ports: zero rate-limit pauses, small images, fast retries,
-    and webhooks allowed to reach a receiver on 127.0.0.1 (local mode only)."""
-    from local_stack.stack import LocalConfig, LocalStack
+    """The whole local stack on free ports, deployed with the production defaults except: no
+    rate-limit pauses, the smallest images, fast retries, the app's origin for CORS, and webhooks
+    allowed to reach a receiver on 127.0.0.1 (local mode only)."""
+    from local_stack.stack import FAST_RETRIES, LocalConfig, LocalStack, deployment
 
     config = LocalConfig(
-        delay_seconds=0,
-        image_size="256x256",
+        deployment=deployment(
+            {"delaySeconds": 0, "imageSize": TEST_IMAGE_SIZE, "corsAllowedOrigins": [APP_ORIGIN]}, cdk_json=None
+        ),
+        retries=FAST_RETRIES,
         examples_dir=None,
         webhook_allow_loopback=True,
-        cors_origins=(APP_ORIGIN,),
     )
     with LocalStack(config) as running:
         yield running

@@ -47,8 +47,9 @@ def start_job(
     owner: str = "user-1",
 ) -> str:
     """Start a job as the start function does, with its configuration from the environment."""
-    firestore = FirestoreSettings.from_env()
-    settings = StartSettings.from_env()
+    env = stack.environment("StartGeneration")
+    firestore = FirestoreSettings.from_env(env)
+    settings = StartSettings.from_env(env)
     sfn = stack.aws.client("stepfunctions")
     started = start_generation(
         StartCommand(story_id, use_character_consistency=consistency, options=options or StartOptions()),
@@ -59,7 +60,7 @@ def start_job(
         notifier=StepFunctionsNotifier(StepFunctionsWorkflow(stack.webhook_state_machine_arn, client=sfn)),
         resolver=SystemResolver(),
         clock=SystemClock(),
-        config=settings.generation(ImageSettings.from_env(), WebhookSettings.from_env()),
+        config=settings.generation(ImageSettings.from_env(env), WebhookSettings.from_env(env)),
     )
     return started.master_job_id
 

@@ -10,6 +10,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from local_stack.firestore_meter import FirestoreMeter
 from tests.api_client import START
+from tests.conftest import TEST_IMAGE_SIZE
 
 
 def test_given_the_stack_when_health_is_asked_then_it_answers_200(stack) -> None:
@@ -45,7 +46,7 @@ def test_given_a_story_when_started_over_http_then_it_answers_at_once_and_comple
     }
     for slide in final["slideJobs"]:
         assert slide["jobId"] == f"{data['masterJobId']}-slide-{slide['slideNumber']}"
-        assert (slide["result"]["format"], slide["result"]["size"]) == ("png", "256x256")
+        assert (slide["result"]["format"], slide["result"]["size"]) == ("png", TEST_IMAGE_SIZE)
         image = requests.get(slide["result"]["imageUrl"], timeout=10)
         assert image.status_code == 200
         assert image.content.startswith(b"\x89PNG")
@@ -176,10 +177,12 @@ def test_given_bad_status_requests_when_asked_then_a_stable_error(
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
 
 
-def test_given_a_known_route_when_called_with_the_wrong_method_then_405(stack, api) -> None:
+def test_given_a_known_route_when_called_with_the_wrong_method_then_404_as_api_gateway_answers(stack, api) -> None:
+    # API Gateway answers a method the resource lacks with its MISSING_AUTHENTICATION_TOKEN
+    # response, which the stack maps to 404 ROUTE_NOT_FOUND.
     response = requests.get(f"{stack.url}{START}", headers=api.headers(), timeout=10)
 
-    assert (response.status_code, response.json()["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "ROUTE_NOT_FOUND")
 
 
 def test_given_a_body_that_is_not_json_when_posted_then_415(stack, api) -> None:

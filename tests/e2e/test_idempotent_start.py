@@ -16,7 +16,10 @@ def executions_of(stack, job_ids: set[str]) -> list[str]:  # type: ignore[no-unt
 def test_given_twenty_identical_starts_at_once_when_they_land_then_one_job_and_one_execution(
     stack, api, new_story, images
 ) -> None:
+    # Given a story whose first image takes until every start has been answered, so that even
+    # starts held up by cold starts (each a new execution environment) find its job running
     story = new_story(2)
+    images.set_faults([{"kind": "slow", "seconds": 60, "times": 1}])
     responses = []
     barrier = threading.Barrier(20)
 
@@ -29,6 +32,10 @@ def test_given_twenty_identical_starts_at_once_when_they_land_then_one_job_and_o
         thread.start()
     for thread in threads:
         thread.join()
+
+    # Then, once the image goes on (rules cleared first, so a request still to come is not held)
+    images.set_faults([])
+    images.release_held_requests()
 
     ids = {r.json()["data"]["masterJobId"] for r in responses}
     assert len(ids) == 1

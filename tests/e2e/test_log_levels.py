@@ -8,9 +8,10 @@ import pytest
 
 @pytest.fixture(params=["DEBUG", "INFO"])
 def log_level(request, stack):  # type: ignore[no-untyped-def]
-    stack.redeploy({"POWERTOOLS_LOG_LEVEL": request.param})
+    deployed = stack.config.deployment.log_level
+    stack.redeploy(log_level=request.param)
     yield request.param
-    stack.redeploy({"POWERTOOLS_LOG_LEVEL": "WARNING"})
+    stack.redeploy(log_level=deployed)
 
 
 def test_given_a_log_level_when_a_story_is_started_then_it_answers_202(

@@ -26,5 +26,7 @@ def test_given_generated_requests_when_sent_then_no_server_error_and_every_answe
     case.call_and_validate(
         base_url=stack.url,
         headers={"Authorization": f"Bearer {stack.token('user-1')}"},
-        excluded_checks=[checks.positive_data_acceptance],
+        # API Gateway answers a method a resource lacks with its MISSING_AUTHENTICATION_TOKEN
+        # response (404 ROUTE_NOT_FOUND here), not 405; the local gateway answers as it does.
+        excluded_checks=[checks.positive_data_acceptance, checks.unsupported_method],
     )

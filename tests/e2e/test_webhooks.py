@@ -124,9 +124,9 @@ def test_given_a_delivered_event_when_its_body_is_altered_or_the_secret_is_wrong
 @pytest.fixture
 def production_webhooks(stack):  # type: ignore[no-untyped-def]
     """The Lambdas redeployed as in AWS: no loopback receivers."""
-    stack.redeploy({"WEBHOOK_ALLOW_LOOPBACK": "false"})
+    stack.redeploy(webhook_allow_loopback=False)
     yield
-    stack.redeploy({"WEBHOOK_ALLOW_LOOPBACK": "true"})
+    stack.redeploy(webhook_allow_loopback=True)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import hashlib
 from local_stack.aws import function_name
 from local_stack.firestore_meter import FirestoreMeter
 from local_stack.images_server import CONTENT_POLICY_MARKER
-from local_stack.lambda_runtime import invoke
 from local_stack.stack import BUCKET
 from storyimages.domain.jobs import JobStatus, SlideStatus
 from tests.workflow_runs import create_job_only, run_job, start_raw_execution, wait_for
@@ -207,10 +206,8 @@ def test_given_a_finished_job_when_its_slide_task_runs_again_then_nothing_is_pai
 
     # When the real generate task runs again for slide 2
     with FirestoreMeter(stack.firestore) as meter:
-        payload, error, _ = invoke(
-            "storyimages.handlers.generate_slide_image:handler",
-            function_name("GenerateSlideImageFunctionArn"),
-            {"masterJobId": run.job_id, "slideNumber": 2},
+        payload, error, _ = stack.lambdas.invoke(
+            function_name("GenerateSlideImage"), {"masterJobId": run.job_id, "slideNumber": 2}
         )
 
     # Then it answers as before without calling the image service or writing anything
