@@ -91,8 +91,9 @@ class Invocation:
 
 
 class LambdaRuntime:
-    def __init__(self, logs_dir: Path) -> None:
+    def __init__(self, logs_dir: Path, *, task_root: Path = TASK_ROOT) -> None:
         self.logs_dir = logs_dir
+        self.task_root = task_root  # what the functions' code asset holds
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
@@ -104,7 +105,7 @@ class LambdaRuntime:
             for name, function in functions.items():
                 pool = self._pools.get(name)
                 if pool is None:
-                    self._pools[name] = _Pool(function, self.logs_dir / f"{name}.log")
+                    self._pools[name] = _Pool(function, self.logs_dir / f"{name}.log", self.task_root)
                 elif pool.function != function:
                     pool.redeploy(function)
 
@@ -153,9 +154,10 @@ def _failure(error_type: str, message: str) -> tuple[dict[str, Any], str]:
 class _Pool:
     """One function's execution environments."""
 
-    def __init__(self, function: LocalFunction, log_path: Path) -> None:
+    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
         self.function = function
         self._log_path = log_path
+        self._task_root = task_root
         self._lock = threading.Lock()
         self._idle: list[_Environment] = []
         self._busy: set[_Environment] = set()
@@ -178,7 +180,7 @@ class _Pool:
             function = self.function
             cold = environment is None
             if environment is None:
-                environment = _Environment(function, self._log_path)
+                environment = _Environment(function, self._log_path, self._task_root)
             self._busy.add(environment)
         keep = False
         try:
@@ -208,7 +210,7 @@ class _Pool:
 class _Environment:
     """One child process running lambda_bootstrap.py."""
 
-    def __init__(self, function: LocalFunction, log_path: Path) -> None:
+    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
         self.function = function
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         module, _, attribute = function.handler.partition(":")
@@ -216,9 +218,9 @@ class _Environment:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "PYTHONPATH": str(TASK_ROOT),
+            "PYTHONPATH": str(task_root),
             "PYTHONUNBUFFERED": "1",
-            "LAMBDA_TASK_ROOT": str(TASK_ROOT),
+            "LAMBDA_TASK_ROOT": str(task_root),
             "_HANDLER": f"{module}.{attribute}",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
@@ -238,7 +240,7 @@ class _Environment:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=TASK_ROOT,
+                cwd=task_root,
                 pass_fds=(write_end,),
             )
         os.close(write_end)
