@@ -1,9 +1,25 @@
 """Every handler at the log levels it is deployed and debugged at: a logging call that cannot
-run at a level (a reserved LogRecord name as a key, say) breaks the answer, not just a log line."""
+run at a level (a reserved LogRecord name as a key, say) breaks the answer, not just a log line.
+
+One scenario reaches all ten functions: a start with a webhook whose receiver always fails, a
+slide the image service refuses, status polls, a retry, and a run whose workflow breaks."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from infra.function_catalogue import function_specs
+from local_stack.aws import function_name
+from local_stack.images_server import CONTENT_POLICY_MARKER
+from storyimages.domain.jobs import execution_name
+from tests.webhook_receiver import WebhookReceiver
+from tests.workflow_runs import create_job_only, start_raw_execution, wait_for
+
+# What the scenario makes handlers raise on purpose; Step Functions catches both.
+EXPECTED_ERRORS = {"ImageRejected", "WebhookDeliveryFailed"}
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
 @pytest.fixture(params=["DEBUG", "INFO"])
@@ -20,3 +36,47 @@ def test_given_a_log_level_when_a_story_is_started_then_it_answers_202(
     response = api.start(new_story(2))
 
     assert response.status_code == 202, response.text
+
+
+def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_at_that_level(
+    stack, api, new_story, images, log_level
+) -> None:
+    before = len(stack.lambdas.invocations)
+    logged_before = {name: len(stack.logs(name)) for name in function_specs(stack.config.deployment)}
+
+    # Given a story whose second slide the image service refuses, and a receiver that never takes a webhook
+    story = new_story(3, prompts={2: f"Juniper in scene 2 {CONTENT_POLICY_MARKER}"})
+    with WebhookReceiver(answers=[500] * 20) as receiver:
+        # When it is started, polled to its end, retried and polled again
+        started = api.start(story, webhookUrl=receiver.url)
+        assert started.status_code == 202, started.text
+        job_id = started.json()["data"]["masterJobId"]
+        first = api.wait(job_id)
+        retried = api.retry(job_id)
+        assert retried.status_code == 202, retried.text
+        second = api.wait(job_id)
+        wait_for(stack, job_id, execution=execution_name(job_id, 1))
+        receiver.wait_for(2 * 3)  # every attempt of both runs' deliveries
+    # ... and a job whose workflow breaks
+    broken = create_job_only(stack, new_story(2))
+    start_raw_execution(stack, broken, {"masterJobId": broken, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1})
+    assert wait_for(stack, broken).job.status.value == "failed"
+
+    # Then every function ran, none failed but as designed, and the answers are the usual ones
+    assert (first["masterJob"]["status"], second["masterJob"]["status"]) == (
+        "completed_with_errors",
+        "completed_with_errors",
+    )
+    invocations = stack.lambdas.invocations[before:]
+    ran = {invocation.function_name for invocation in invocations}
+    assert ran == {function_name(name) for name in function_specs(stack.config.deployment)}
+    assert {i.error_type for i in invocations if i.error_type} <= EXPECTED_ERRORS
+    # ... and what they logged is JSON at the configured level or above
+    records = {
+        name: [json.loads(line) for line in stack.logs(name)[logged_before[name] :] if line.startswith('{"level"')]
+        for name in function_specs(stack.config.deployment)
+    }
+    assert records["StartGeneration"] and records["RecordSlideFailure"] and records["FinalizeJob"]
+    for name, logged in records.items():
+        assert all(LEVELS[record["level"]] >= LEVELS[log_level] for record in logged), name
+        assert not [r for r in logged if "Attempt to overwrite" in json.dumps(r)], name
