@@ -145,7 +145,7 @@ class LocalStack:
         self.firestore = FirestoreEmulator()
         self.lambdas = LambdaRuntime(logs_dir)
         self.aws = MotoAws(lambdas=MotoLambdaBridge(self.lambdas))
-        self.identities = DevIdentities(PROJECT_ID)
+        self.identities = DevIdentities(self.config.deployment.firebase_project_id)
         self.gateway_app = Gateway(
             self.lambdas, identities=self.identities, cors_origins=self.config.deployment.cors_allowed_origins
         )
