@@ -21,6 +21,10 @@ def main() -> None:
             f"  firestore emulator: {stack.firestore.host}  moto: {stack.aws.url}  images: {openai}",
             flush=True,
         )
+        print(
+            f"  Lambda logs ({stack.config.deployment.log_level}, as deployed): {stack.lambdas.logs_dir}/<name>.log",
+            flush=True,
+        )
         story = (stack.story_ids or ["<storyId>"])[0]
         print("  a token for demo-user (owner of the examples): TOKEN=$(make -s token UID=demo-user)", flush=True)
         print(
