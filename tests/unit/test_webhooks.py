@@ -211,6 +211,25 @@ def test_given_the_generated_secret_without_prefix_when_signing_then_it_equals_t
     assert signature(bare, "m", 1, b"{}") == signature(SECRET, "m", 1, b"{}")
 
 
+def test_given_a_secret_stored_without_base64_padding_when_signing_then_receivers_verify_it() -> None:
+    # Given a 31-byte key, whose base64 ends in "=", stored without it (both verifier libraries accept that)
+    key = base64.b64encode(bytes(range(31))).decode()
+    unpadded = "whsec_" + key.rstrip("=")
+    body = b'{"type":"image_job.completed"}'
+    now = int(datetime.now(UTC).timestamp())
+
+    # When a delivery is signed with it
+    headers = {
+        "webhook-id": "m-1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": signature(unpadded, "m-1", now, body),
+    }
+
+    # Then it is signed with the same key as the padded form, and the library verifies it
+    assert headers["webhook-signature"] == signature("whsec_" + key, "m-1", now, body)
+    assert verify_with_python(unpadded, headers, body) == json.loads(body)
+
+
 @pytest.mark.parametrize(
     "address",
     ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::127.0.0.1", "2001:0:4136:e378:8000:63bf:3fff:fdd2"],
