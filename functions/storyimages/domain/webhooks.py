@@ -110,8 +110,10 @@ def _public(text: str) -> bool:
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """`secret` as Secrets Manager keeps it: base64, with or without the `whsec_` prefix."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    """`secret` as Secrets Manager keeps it: base64 (padded or not, as receivers' libraries
+    accept it), with or without the `whsec_` prefix."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
