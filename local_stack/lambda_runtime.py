@@ -1,25 +1,38 @@
 """Lambda on this machine. Each function runs in execution environments of its own: child
-processes (`local_stack/lambda_bootstrap.py`) started with the function's environment and only
-the Lambda package on their path, each serving one invocation at a time. A request that finds
-every environment busy gets a new one (a cold start), as Lambda scales; an idle one is reused
-(warm). As in Lambda, an invocation past the function's timeout is cut (`Sandbox.Timedout`) and
-its environment discarded, payloads are capped at 6 MB, and a handler's exception becomes the
-error payload `{"errorType", "errorMessage", "stackTrace"}`.
+processes (`local_stack/lambda_bootstrap.py`) started with Lambda's runtime variables plus the
+function's environment (nothing else of this process's but PATH) and the task root first on
+their path, each serving one invocation at a time. A request that finds every environment busy
+gets a new one (a cold start), as Lambda scales; an idle one is reused (warm), its module state
+kept. As in Lambda, an invocation past the function's timeout is cut (`Sandbox.Timedout`, "Task
+timed out after N.NN seconds") and its environment killed with every process it started; a
+runtime that exits is `Runtime.ExitError` and a new environment serves the next request; a
+request over 6 MB is refused (`RequestEntityTooLargeException`) and an answer over Lambda's
+6,291,556 bytes replaced by `Function.ResponseSizeTooLarge`; a handler's exception becomes the
+error payload `{"errorType", "errorMessage", "requestId", "stackTrace"}`; an init failure is
+reported by its own error type and the next request starts a new environment.
 
-What each environment writes to stdout and stderr, with Lambda's START / END / REPORT lines,
-goes to `<logs_dir>/<function name>.log`, the function's log group.
+What each environment writes to stdout and stderr, with Lambda's INIT_START / START / END /
+REPORT lines (and the platform's lines for a timeout or an exit), goes to
+`<logs_dir>/<function name>.log`, the function's log group.
 
-Differences from Lambda: memory is reported (REPORT's Max Memory Used), not enforced; the init
-phase may take up to INIT_TIMEOUT_SECONDS (Lambda allows 10 s, a busy two-core machine importing
-many environments at once needs more); reserved concurrency is not enforced; environments are
-not frozen between invocations or reaped when idle.
+Differences from Lambda: the interpreter is this one, with its site-packages on the path (the
+asset's dependencies and boto3 in Lambda; here also whatever else the venv holds), and PYTHONPATH
+is the task root; AWS_EXECUTION_ENV is not set (see RUNTIME_VARIABLES); memory is
+reported (REPORT's Max Memory Used), not enforced; the init phase may take up to
+INIT_TIMEOUT_SECONDS (Lambda allows 10 s, then retries the init within the function's timeout; a
+busy two-core machine importing many environments at once needs more); reserved concurrency is
+not enforced; environments are not frozen between invocations or reaped when idle; a handler
+returning bytes is a `Runtime.MarshalError` (Lambda returns them as they are).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -36,16 +49,20 @@ TASK_ROOT = ROOT / "functions"  # what the Lambda asset holds
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # a synchronous invoke's request and response
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # a synchronous invoke's request
+MAX_RESPONSE_BYTES = MAX_PAYLOAD_BYTES + 100  # and its response: the figure Lambda's error names
 INIT_TIMEOUT_SECONDS = 60.0
 STOP_SECONDS = 5.0
 # Set by Lambda's runtime in every execution environment, beside the function's own variables.
+# Not AWS_EXECUTION_ENV ("AWS_Lambda_python3.12"): the functions' settings take it as the sign of
+# AWS itself, where they refuse STORYIMAGES_ENV=local, which the local stack deploys with.
 RUNTIME_VARIABLES = (
     "_HANDLER",
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     "AWS_LAMBDA_FUNCTION_NAME",
     "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
     "AWS_LAMBDA_LOG_GROUP_NAME",
     "AWS_LAMBDA_LOG_STREAM_NAME",
     "AWS_REGION",
@@ -53,7 +70,6 @@ RUNTIME_VARIABLES = (
     "LANG",
     "PATH",
     "PYTHONPATH",
-    "PYTHONUNBUFFERED",
     "TZ",
 )
 
@@ -90,6 +106,9 @@ class Invocation:
     cold_start: bool
 
 
+Outcome = tuple[Any, str | None]  # (payload, error type)
+
+
 class LambdaRuntime:
     def __init__(self, logs_dir: Path, *, task_root: Path = TASK_ROOT) -> None:
         self.logs_dir = logs_dir
@@ -112,19 +131,21 @@ class LambdaRuntime:
     def invoke(self, name: str, event: Any) -> InvokeResult:
         """Invoke `name` synchronously (RequestResponse). Never raises for the function's own errors."""
         started = time.perf_counter()
-        pool = self._pools.get(name)
-        body = json.dumps(event)
+        with self._lock:
+            pool = self._pools.get(name)
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         cold = False
-        result: tuple[Any, str | None]
-        if pool is None:
-            result = _failure("ResourceNotFoundException", f"Function not found: {function_arn(name)}")
-        elif len(body.encode()) > MAX_PAYLOAD_BYTES:
+        served: tuple[Outcome, bool] | None = None
+        result: Outcome
+        if len(body) > MAX_PAYLOAD_BYTES:
             result = _failure(
                 "RequestEntityTooLargeException",
                 f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
             )
+        elif pool is not None and (served := pool.invoke(body, str(uuid.uuid4()))) is not None:
+            result, cold = served
         else:
-            result, cold = pool.invoke(body)
+            result = _failure("ResourceNotFoundException", f"Function not found: {function_arn(name)}")
         seconds = time.perf_counter() - started
         with self._lock:
             self.invocations.append(Invocation(name, event, result[1], seconds, cold))
@@ -137,17 +158,37 @@ class LambdaRuntime:
 
     def environments(self, name: str) -> int:
         """How many execution environments the function has now."""
-        pool = self._pools.get(name)
+        with self._lock:
+            pool = self._pools.get(name)
         return pool.size if pool else 0
 
     def stop(self) -> None:
+        """Stop every environment: idle ones at once, busy ones once their invocation ends or,
+        past STOP_SECONDS, killed (their invocations then fail with Runtime.ExitError)."""
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.stop()
 
 
-def _failure(error_type: str, message: str) -> tuple[dict[str, Any], str]:
+def _peak_memory_mb(pid: int) -> int | None:
+    """A live process's peak resident memory (VmHWM), if /proc tells."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return None
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _failure(error_type: str, message: str) -> Outcome:
     return {"errorType": error_type, "errorMessage": message}, error_type
 
 
@@ -158,60 +199,125 @@ class _Pool:
         self.function = function
         self._log_path = log_path
         self._task_root = task_root
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._idle: list[_Environment] = []
         self._busy: set[_Environment] = set()
+        self._stopped = False
 
     @property
     def size(self) -> int:
-        with self._lock:
+        with self._changed:
             return len(self._idle) + len(self._busy)
 
     def redeploy(self, function: LocalFunction) -> None:
-        with self._lock:
+        with self._changed:
             self.function = function
             idle, self._idle = self._idle, []
         for environment in idle:
             environment.stop()
 
-    def invoke(self, body: str) -> tuple[tuple[Any, str | None], bool]:
-        with self._lock:
+    def invoke(self, body: bytes, request_id: str) -> tuple[Outcome, bool] | None:
+        """(outcome, cold start), or None once the pool is stopped."""
+        with self._changed:
+            if self._stopped:
+                return None
             environment = self._idle.pop() if self._idle else None
-            function = self.function
             cold = environment is None
             if environment is None:
-                environment = _Environment(function, self._log_path, self._task_root)
+                environment = _Environment(self.function, self._log_path, self._task_root)
             self._busy.add(environment)
         keep = False
         try:
             if cold:
-                init_error = environment.initialize()
+                init_error = environment.initialize(request_id)
                 if init_error is not None:
                     return (init_error, str(init_error.get("errorType", "Runtime.Unknown"))), cold
-            result, keep = environment.invoke(body)
+            result, keep = environment.invoke(body, request_id)
             return result, cold
         finally:
-            with self._lock:
+            with self._changed:
                 self._busy.discard(environment)
-                keep = keep and environment.function == self.function
+                keep = keep and not self._stopped and environment.function == self.function
                 if keep:
                     self._idle.append(environment)
+                self._changed.notify_all()
             if not keep:
                 environment.stop()
 
     def stop(self) -> None:
-        with self._lock:
-            environments = [*self._idle, *self._busy]
-            self._idle, self._busy = [], set()
-        for environment in environments:
+        with self._changed:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+        for environment in idle:
             environment.stop()
+        with self._changed:
+            self._changed.wait_for(lambda: not self._busy, timeout=STOP_SECONDS)
+            busy = list(self._busy)
+        for environment in busy:  # their invoking threads see the process end, then stop them
+            environment.kill()
+        with self._changed:
+            self._changed.wait_for(lambda: not self._busy, timeout=STOP_SECONDS)
+
+
+class _Ended(Exception):
+    """The environment's process closed its answers: it exited (or is past serving)."""
+
+
+class _Late(Exception):
+    """The deadline passed before the answer came."""
+
+
+class _Answers:
+    """The environment's answers pipe, read with deadlines."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+        self._buffer = bytearray()
+
+    def line(self, deadline: float) -> bytes:
+        searched = 0
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
+            self._fill(deadline)
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def take(self, size: int, deadline: float, *, keep: bool = True) -> bytes:
+        """The next `size` bytes; when not kept, they are read and dropped as they come."""
+        if keep:
+            while len(self._buffer) < size:
+                self._fill(deadline)
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            return data
+        left = size
+        while len(self._buffer) < left:
+            left -= len(self._buffer)
+            self._buffer.clear()
+            self._fill(deadline)
+        del self._buffer[:left]
+        return b""
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self._poll.poll(math.ceil(remaining * 1000)):
+            raise _Late
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            raise _Ended
+        self._buffer += chunk
 
 
 class _Environment:
-    """One child process running lambda_bootstrap.py."""
+    """One child process running lambda_bootstrap.py, leader of a process group of its own (the
+    sandbox: a timeout or a stop kills whatever the handler started too)."""
 
     def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
         self.function = function
+        self._log_path = log_path
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         module, _, attribute = function.handler.partition(":")
         env = {
@@ -219,9 +325,9 @@ class _Environment:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONPATH": str(task_root),
-            "PYTHONUNBUFFERED": "1",
             "LAMBDA_TASK_ROOT": str(task_root),
             "_HANDLER": f"{module}.{attribute}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
@@ -234,90 +340,169 @@ class _Environment:
         read_end, write_end = os.pipe()
         with log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                # -P: the bootstrap's folder (local_stack) stays off sys.path, as in Lambda.
-                [sys.executable, "-P", str(BOOTSTRAP), str(write_end)],
+                # -P: the bootstrap's folder (local_stack) stays off sys.path, as in Lambda;
+                # -u: stdout and stderr unbuffered, as the runtime makes them.
+                [
+                    sys.executable,
+                    "-P",
+                    "-u",
+                    str(BOOTSTRAP),
+                    str(write_end),
+                    repr(time.monotonic()),
+                    json.dumps(list(env)),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=task_root,
                 pass_fds=(write_end,),
+                start_new_session=True,
             )
         os.close(write_end)
-        self._answers = read_end
-        self._buffer = b""
+        self._answers = _Answers(read_end)
+        self._lock = threading.Lock()  # over the process's lifetime: kill and reap
         self._stopped = False
+        self._init_ms: str | None = None  # until the first invocation's REPORT has it
+        self._peak_mb = 0  # Max Memory Used, as the environment last reported it
 
-    def initialize(self) -> dict[str, Any] | None:
+    def initialize(self, request_id: str) -> dict[str, Any] | None:
         """None once the handler is imported, else the error Lambda reports for the failed init."""
-        message = self._read(time.monotonic() + INIT_TIMEOUT_SECONDS)
-        if message is None:
-            return {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited during init"}
-        if "initError" in message:
-            return dict(message["initError"])
+        try:
+            ready = json.loads(self._answers.line(time.monotonic() + INIT_TIMEOUT_SECONDS))
+        except _Late:
+            self.kill()
+            self._platform(
+                f"INIT_REPORT Init Duration: {INIT_TIMEOUT_SECONDS * 1000:.2f} ms\tPhase: init\tStatus: timeout"
+            )
+            text = f"RequestId: {request_id} Error: Task timed out after {INIT_TIMEOUT_SECONDS:.2f} seconds"
+            return dict(_failure("Sandbox.Timedout", text)[0])
+        except _Ended:
+            return dict(self._exited(request_id, None)[0])
+        if "initError" in ready:
+            return dict(ready["initError"])
+        self._init_ms = str(ready["initMs"])
+        self._peak_mb = int(ready["maxMemoryUsedMb"])
         return None
 
-    def invoke(self, body: str) -> tuple[tuple[Any, str | None], bool]:
-        """(payload, error type) and whether the environment can serve again."""
-        request_id = str(uuid.uuid4())
+    def invoke(self, body: bytes, request_id: str) -> tuple[Outcome, bool]:
+        """The outcome and whether the environment can serve again."""
         timeout = self.function.timeout_seconds
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         request = {
             "requestId": request_id,
             "deadlineMs": int((time.time() + timeout) * 1000),
             "invokedFunctionArn": self.function.arn,
         }
-        line = json.dumps(request)[:-1] + f', "event": {body}}}\n'
         try:
             assert self._process.stdin is not None
-            self._process.stdin.write(line.encode())
+            self._process.stdin.write(json.dumps(request)[:-1].encode() + b', "event": ' + body + b"}\n")
             self._process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return _failure("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited"), False
-        message = self._read(deadline)
-        if message is None:
-            if self._process.poll() is None:  # alive, so the deadline passed
-                self._process.kill()  # Lambda stops the environment at the timeout, mid-handler
-                text = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-                return _failure("Sandbox.Timedout", text), False
-            code = self._process.poll()
-            return _failure("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited ({code})"), False
-        if "error" in message:
-            return (message["error"], str(message["error"]["errorType"])), True
-        payload: str = message["payload"]
-        if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-            text = f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
-            return _failure("Function.ResponseSizeTooLarge", text), True
+        except OSError:  # it died while idle
+            return self._exited(request_id, began), False
+        try:
+            answer = json.loads(self._answers.line(deadline))
+            self._peak_mb = int(answer["maxMemoryUsedMb"])
+            if "error" in answer:
+                return (answer["error"], str(answer["error"]["errorType"])), True
+            size = int(answer["payloadBytes"])
+            if size > MAX_RESPONSE_BYTES:
+                self._answers.take(size, deadline, keep=False)
+                text = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                return _failure("Function.ResponseSizeTooLarge", text), True
+            payload = self._answers.take(size, deadline)
+        except _Late:
+            return self._timed_out(request_id, began), False
+        except _Ended:
+            return self._exited(request_id, began), False
+        finally:
+            self._init_ms = None
         return (json.loads(payload), None), True
 
-    def _read(self, deadline: float) -> dict[str, Any] | None:
-        """The next answer line, or None if the process ended or the deadline passed."""
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            try:
-                ready, _, _ = select.select([self._answers], [], [], remaining)
-                chunk = os.read(self._answers, 1 << 16) if ready else b""
-            except (OSError, ValueError):  # stopped meanwhile
-                return None
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return dict(json.loads(line))
+    def _timed_out(self, request_id: str, began: float) -> Outcome:
+        """Lambda stops the environment at the timeout, mid-handler, and logs it."""
+        self._peak_mb = _peak_memory_mb(self._process.pid) or self._peak_mb
+        self.kill()
+        self._reap()
+        timeout = self.function.timeout_seconds
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self._platform(f"{now} {request_id} Task timed out after {time.monotonic() - began:.2f} seconds")
+        self._report(request_id, timeout, "Status: timeout")
+        return _failure(
+            "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        )
+
+    def _exited(self, request_id: str, began: float | None) -> Outcome:
+        """The runtime process ended (or closed its answers) without answering: in its init when
+        `began` is None, else in the invocation that began then."""
+        code = self._reap(grace=0.5)
+        if code == 0:
+            reason = "Runtime exited without providing a reason"
+        elif code < 0:
+            reason = f"Runtime exited with error: signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+        else:
+            reason = f"Runtime exited with error: exit status {code}"
+        text = f"RequestId: {request_id} Error: {reason}"
+        self._platform(f"{text}\nRuntime.ExitError")
+        if began is None:
+            self._platform("INIT_REPORT Phase: init\tStatus: error\tError Type: Runtime.ExitError")
+        else:
+            self._report(request_id, time.monotonic() - began, "Status: error\tError Type: Runtime.ExitError")
+        return _failure("Runtime.ExitError", text)
+
+    def _report(self, request_id: str, seconds: float, status: str) -> None:
+        init = f"\tInit Duration: {self._init_ms} ms" if self._init_ms else ""
+        self._platform(
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {seconds * 1000:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(seconds * 1000))} ms\tMemory Size: {self.function.memory_mb} MB\t"
+            f"Max Memory Used: {self._peak_mb} MB{init}\t{status}"
+        )
+
+    def _platform(self, text: str) -> None:
+        """Lines of Lambda's own in the function's log (appended, as the environments append)."""
+        with self._log_path.open("a") as log:
+            log.write(text + "\n")
+
+    def kill(self) -> None:
+        """SIGKILL the whole sandbox. Any thread may call it; a reaped process is left alone
+        (its id, and so its group's, may belong to another process by then)."""
+        with self._lock:
+            if self._process.returncode is None:
+                _kill_group(self._process.pid)
+
+    def _reap(self, grace: float = 0.0) -> int:
+        """The process's exit code (negative: the signal) once it has ended, waiting up to `grace`
+        for it to end by itself before the sandbox is killed; records its peak memory."""
+        pid = self._process.pid
+        give_up = time.monotonic() + grace
+        with self._lock:
+            if self._process.returncode is not None:
+                return self._process.returncode
+            # Not reaped yet, so the group id cannot be another's: wait without reaping, kill the
+            # rest of the sandbox, then reap.
+            while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                if time.monotonic() >= give_up:
+                    break
+                time.sleep(0.002)
+            _kill_group(pid)
+            _, status = os.waitpid(pid, 0)
+            self._process.returncode = os.waitstatus_to_exitcode(status)
+            return self._process.returncode
 
     def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        process = self._process
+        """End the environment: its loop ends when its stdin closes; after STOP_SECONDS it is killed."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         try:
-            if process.stdin is not None:
-                process.stdin.close()  # the bootstrap's loop ends
-            process.wait(timeout=STOP_SECONDS)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._reap(grace=STOP_SECONDS)
         finally:
-            os.close(self._answers)
+            os.close(self._answers.fd)
