@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +17,28 @@ import requests
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
 
+from bench.common import bench_config  # noqa: E402
 from local_stack.identity import SigningKey  # noqa: E402
-from local_stack.stack import LocalConfig, LocalStack  # noqa: E402
+from local_stack.stack import LocalStack  # noqa: E402
 from tests.api_client import START, ApiClient  # noqa: E402
 from tests.stories import story_document  # noqa: E402
 
+# A three-slide job pausing this long between images runs for 20 s; without pauses it ends in 1 s.
+RUNNING_JOB_DELAY_SECONDS = 10
+
 
 def main() -> None:
-    config = LocalConfig(delay_seconds=0, image_size="64x64", examples_dir=None)
-    with LocalStack(config) as stack:
-        for story_id, owner in (("probe-story", "user-1"), ("probe-race", "user-1"), ("other-story", "user-2")):
-            stack.db.collection("stories").document(story_id).create(story_document(3, owner=owner))
+    with LocalStack(bench_config()) as stack:
+        for story_id, uid in (("probe-story", "user-1"), ("probe-race", "user-1"), ("other-story", "user-2")):
+            stack.db.collection("stories").document(story_id).create(story_document(3, owner=uid))
         stack.db.collection("stories").document("probe-empty").create({"ownerId": "user-1", "slides": []})
         owner, stranger = ApiClient(stack.url, stack.token("user-1")), ApiClient(stack.url, stack.token("user-2"))
         anonymous = ApiClient(stack.url, None)
         now = int(time.time())
         forged = SigningKey.generate()
         forged.key_id = stack.identities.key.key_id
-        job = owner.start_job("probe-story")
+        # Pauses long enough that the job still runs when the probes that need a running job come.
+        job = owner.start_job("probe-story", delaySeconds=RUNNING_JOB_DELAY_SECONDS)
         attempts: list[tuple[str, Any]] = [
             ("no Authorization header", lambda: anonymous.start("probe-story")),
             ("Basic credentials", lambda: _raw(stack, "POST", START, {"Authorization": "Basic dXNlcjpwdw=="})),
@@ -120,6 +125,7 @@ def main() -> None:
             response = attempt()
             print(f"{name:<46}{response.status_code:>7}  {_code(response)}")
         print(f"{'20 identical starts at once':<46}{_race(owner):>7}")
+        _settle(stack)
 
 
 def _raw(stack: LocalStack, method: str, path: str, headers: dict[str, str], body: Any = None) -> requests.Response:
@@ -133,20 +139,41 @@ def _reuse_key(client: ApiClient) -> requests.Response:
 
 def _race(client: ApiClient) -> str:
     client.wait(client.start("probe-race").json()["data"]["masterJobId"])
-    barrier, answers = threading.Barrier(20), []
+    # Each start function's environment serves one request at a time, so 20 at once need 20
+    # environments: start them first (20 starts of a story that does not exist), or the cold
+    # starts spread the race over longer than the first job takes, and a late start, after it
+    # ended, rightly creates a second job.
+    _at_once(lambda: client.start("no-such-story"))
+    # The job pauses between images, so that it outlasts the 20 requests (two cores serve them).
+    answers = _at_once(lambda: client.start("probe-race", delaySeconds=RUNNING_JOB_DELAY_SECONDS))
+    jobs = {a.json()["data"]["masterJobId"] for a in answers}
+    created = sum(a.status_code == 202 for a in answers)
+    return f"  {created} created, {len(answers) - created} told 'already running', {len(jobs)} job id"
 
-    def start() -> None:
+
+def _at_once(request: Callable[[], requests.Response], count: int = 20) -> list[requests.Response]:
+    barrier, answers = threading.Barrier(count), []
+
+    def send() -> None:
         barrier.wait()
-        answers.append(client.start("probe-race"))
+        answers.append(request())
 
-    threads = [threading.Thread(target=start) for _ in range(20)]
+    threads = [threading.Thread(target=send) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    jobs = {a.json()["data"]["masterJobId"] for a in answers}
-    created = sum(a.status_code == 202 for a in answers)
-    return f"  {created} created, {len(answers) - created} told 'already running', {len(jobs)} job id"
+    return answers
+
+
+def _settle(stack: LocalStack, timeout: float = 120.0) -> None:
+    """Let the jobs the probes started end before the stack stops under them."""
+    sfn = stack.aws.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")["executions"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"executions still running after {timeout:.0f}s")
+        time.sleep(0.2)
 
 
 def _code(response: requests.Response) -> str:

@@ -1,16 +1,24 @@
 """What 1,000 ten-slide stories cost on AWS and Firestore (OpenAI excluded), from what one job
-actually does on the local engine: state transitions, Lambda invocations, Firestore document
-writes and reads, S3 requests. Real OpenAI latency and the app's polling are assumptions,
-printed with the result.
+actually does on the local stack: state transitions, Lambda invocations and their durations,
+Firestore document writes and reads, S3 requests. Real OpenAI latency, the app's polling and how
+often functions start cold are assumptions, printed with the result.
 
     .venv/bin/python bench/cost.py [--slides 10] [--image-seconds 30] [--poll-seconds 5]
+
+Lambda is billed per function at its memory in the template (`infra.function_catalogue`) for the
+durations its REPORT lines state: every invocation of the job (authorizer, start, workflow), the
+app's polls (JobStatus, warm) and the authorizer's calls after its cache expires. The image
+function's time adds the assumed OpenAI latency (the local Images server answers in
+milliseconds). Init durations are billed too (Lambda bills the INIT phase since August 2025):
+the job runs on a fresh stack, so every function it uses starts cold once, as it would for
+stories far apart; `--cold-start-share 0` assumes environments always warm.
 
 Firestore is counted at the emulator, as Firestore bills it (local_stack/firestore_meter.py): a
 write per document written, a read per document read by id and per document a query returns, at
 least one read per query.
 
-Prices: us-east-1 list prices and Firestore's multi-region (nam5) prices, November 2026;
-check the pricing pages before relying on them.
+Prices: us-east-1 list prices (x86_64 Lambda, as deployed) and Firestore's multi-region (nam5)
+prices, November 2026; check the pricing pages before relying on them.
 """
 
 from __future__ import annotations
@@ -19,17 +27,22 @@ import argparse
 import math
 import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
 
-from infra.capabilities.functions import IMAGE_MEMORY_MB, MEMORY_MB  # noqa: E402
+from bench.common import BENCH_IMAGE_SIZE, Report, Reports, bench_config, specs  # noqa: E402
+from infra.rest_api import AUTHORIZER_CACHE_SECONDS  # noqa: E402
 from local_stack.firestore_meter import FirestoreMeter  # noqa: E402
-from local_stack.stack import LocalConfig, LocalStack  # noqa: E402
+from local_stack.stack import LocalStack  # noqa: E402
+from storyimages import defaults  # noqa: E402
 from tests.api_client import ApiClient  # noqa: E402
 from tests.stories import story_document  # noqa: E402
 from tests.workflow_runs import wait_for, wait_for_execution  # noqa: E402
 
+IMAGE_FUNCTION = "GenerateSlideImage"
+POLLS_MEASURED = 5
 STEP_FUNCTIONS_PER_TRANSITION = 0.025 / 1000
 LAMBDA_PER_GB_SECOND = 0.0000166667
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
@@ -47,74 +60,120 @@ def main() -> None:
     parser.add_argument("--slides", type=int, default=10)
     parser.add_argument("--stories", type=int, default=1000)
     parser.add_argument("--image-seconds", type=float, default=30.0, help="OpenAI latency per image (assumed)")
-    parser.add_argument("--delay-seconds", type=int, default=2)
+    parser.add_argument(
+        "--delay-seconds", type=int, default=defaults.DELAY_SECONDS, help="the pause between images (as deployed)"
+    )
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often the app polls (the seed: 5 s)")
     parser.add_argument("--image-mb", type=float, default=1.6, help="a 1024x1024 PNG from the API (assumed)")
     parser.add_argument("--retention-months", type=float, default=3.0)
+    parser.add_argument(
+        "--cold-start-share", type=float, default=1.0, help="of the stories, those whose functions start cold"
+    )
     args = parser.parse_args()
 
-    with LocalStack(LocalConfig(delay_seconds=0, image_size="64x64", examples_dir=None)) as stack:
+    with LocalStack(bench_config()) as stack:
+        functions = specs(stack)
+        openai_timeout = float(functions[IMAGE_FUNCTION].environment["OPENAI_TIMEOUT_SECONDS"])
+        if args.image_seconds > openai_timeout:
+            parser.error(f"--image-seconds is beyond the image function's OpenAI timeout ({openai_timeout:.0f} s)")
         story = f"cost-{uuid.uuid4().hex[:8]}"
         stack.db.collection("stories").document(story).create(story_document(args.slides, owner="user-1"))
         api = ApiClient(stack.url, stack.token("user-1"))
         calls_before = len(stack.lambdas.invocations)
-        # Counted at the emulator: every Firestore RPC of the start, the workflow's Lambdas and the
-        # authorizer, whichever process sends it; the wait asks Step Functions only.
+        reports = Reports(stack)
+        # Counted at the emulator: every Firestore RPC of the authorizer, the start and the
+        # workflow's Lambdas, whichever process sends it; the wait asks Step Functions only.
         with FirestoreMeter(stack.firestore) as job_meter:
             job_id = api.start_job(story)
             wait_for_execution(stack, job_id)
-        run = wait_for(stack, job_id)  # the history and the job, read outside the meter
-        with FirestoreMeter(stack.firestore) as poll_meter:
-            api.status(job_id)
+        job = reports.new()
         invocations = stack.lambdas.invocations[calls_before:]
+        run = wait_for(stack, job_id)  # the history and the job, read outside the meter
+        assert run.job.status.value == "completed", run.job.status
+        with FirestoreMeter(stack.firestore) as poll_meter:
+            for _ in range(POLLS_MEASURED):
+                api.status(job_id)
+        polled = reports.new()
+        for uid in ("user-2", "user-3", "user-4"):  # a token the gateway has not cached: the authorizer runs
+            ApiClient(stack.url, stack.token(uid)).status(job_id)
+        authorized = [r for r in reports.new() if r.function == "Authorizer"]
         edits = sum(1 for r in stack.images.requests() if r["endpoint"] == "edits")
+    assert len(job) == len(invocations), "an invocation without its REPORT line"
+
+    def gb_seconds(report: Report, seconds: float) -> float:
+        return functions[report.function].memory_mb / 1024 * seconds
+
+    def warm(reported: list[Report], function: str) -> Report:
+        """The median warm invocation of `function`."""
+        durations = sorted((r for r in reported if r.function == function and not r.init_seconds), key=_billed)
+        return durations[len(durations) // 2]
 
     transitions = sum(1 for e in run.history if e["type"].endswith("StateEntered"))
     duration = args.slides * args.image_seconds + (args.slides - 1) * args.delay_seconds
     polls = math.ceil(duration / args.poll_seconds)
-    authorizer_calls = math.ceil(duration / 300) + 1  # results cached 5 minutes per token
-    gb_seconds = 0.0
-    for call in invocations:
-        seconds = args.image_seconds if call.function_name.endswith("generate-slide-image") else call.seconds
-        memory_mb = IMAGE_MEMORY_MB if call.function_name.endswith("generate-slide-image") else MEMORY_MB
-        gb_seconds += memory_mb / 1024 * max(seconds, 0.001)
-    api_lambda_seconds = 0.15  # a warm start or status call, measured locally well under this
-    gb_seconds += MEMORY_MB / 1024 * api_lambda_seconds * (1 + polls + authorizer_calls)
-    lambda_requests = len(invocations) + 1 + polls + authorizer_calls
-    firestore_reads = job_meter.billed_reads + polls * poll_meter.billed_reads
+    authorizer_calls = math.ceil(duration / AUTHORIZER_CACHE_SECONDS) + 1  # one per token per cache period
+    poll, authorizer = warm(polled, "JobStatus"), warm(authorized, "Authorizer")
+    openai_waits = sum(1 for r in job if r.function == IMAGE_FUNCTION)
+    handlers_gb_s = sum(gb_seconds(r, r.billed_seconds) for r in job)
+    openai_gb_s = functions[IMAGE_FUNCTION].memory_mb / 1024 * args.image_seconds * openai_waits
+    polls_gb_s = polls * gb_seconds(poll, poll.billed_seconds)
+    authorizer_gb_s = (authorizer_calls - 1) * gb_seconds(authorizer, authorizer.billed_seconds)
+    cold = [r for r in job + polled if r.init_seconds]  # each function the story uses, started cold once
+    init_gb_s = args.cold_start_share * sum(gb_seconds(r, r.init_seconds) for r in cold)
+    gb_s = handlers_gb_s + openai_gb_s + polls_gb_s + authorizer_gb_s + init_gb_s
+    lambda_requests = len(invocations) + polls + authorizer_calls - 1
+    firestore_reads = job_meter.billed_reads + polls * poll_meter.billed_reads / POLLS_MEASURED
     firestore_writes, firestore_deletes = job_meter.document_writes, job_meter.document_deletes
     s3_puts, s3_gets = args.slides, edits + args.slides  # the reference per edit; the app fetches each image once
     storage_gb_months = args.slides * args.image_mb / 1024 * args.retention_months
 
     per_story = {
         "Step Functions": transitions * STEP_FUNCTIONS_PER_TRANSITION,
-        "Lambda": gb_seconds * LAMBDA_PER_GB_SECOND + lambda_requests * LAMBDA_PER_REQUEST,
+        "Lambda": gb_s * LAMBDA_PER_GB_SECOND + lambda_requests * LAMBDA_PER_REQUEST,
         "API Gateway": (1 + polls) * API_GATEWAY_REST_PER_REQUEST,
         "Firestore": firestore_reads * FIRESTORE_PER_READ
         + firestore_writes * FIRESTORE_PER_WRITE
         + firestore_deletes * FIRESTORE_PER_DELETE,
         "S3": s3_puts * S3_PER_PUT + s3_gets * S3_PER_GET + storage_gb_months * S3_PER_GB_MONTH,
     }
-    print(f"one {args.slides}-slide story, measured on the local engine:")
+    memory = sorted({spec.memory_mb for spec in functions.values()})
+    print(f"one {args.slides}-slide story, measured on the local stack ({BENCH_IMAGE_SIZE} images):")
     print(f"  state transitions {transitions}, execution history events {len(run.history)}")
+    by_function = ", ".join(f"{n} {name}" for name, n in Counter(r.function for r in job).items())
+    print(f"  Lambda invocations by the job {len(invocations)}: {by_function}")
     print(
-        f"  Lambda invocations by the workflow {len(invocations)}; Firestore document writes {firestore_writes}"
-        f" in {len(job_meter.commits)} commits, deletes {firestore_deletes}"
+        f"  Lambda time (billed, at {'/'.join(map(str, memory))} MB): the job's invocations"
+        f" {sum(r.billed_seconds for r in job):.2f} s, a warm poll {poll.billed_seconds * 1000:.0f} ms,"
+        f" a warm authorizer call {authorizer.billed_seconds * 1000:.0f} ms, init of {len(cold)} cold starts"
+        f" {sum(r.init_seconds for r in cold):.2f} s"
+    )
+    print(
+        f"  Firestore document writes {firestore_writes} in {len(job_meter.commits)} commits, deletes"
+        f" {firestore_deletes}"
     )
     by_id, queries = sum(len(r) for r in job_meter.reads), job_meter.queries
     print(
         f"  Firestore billed reads by the job {job_meter.billed_reads} ({by_id} documents by id in"
         f" {len(job_meter.reads)} reads, {len(queries)} queries returning {sum(queries)}), per poll"
-        f" {poll_meter.billed_reads}"
+        f" {poll_meter.billed_reads / POLLS_MEASURED:g}"
     )
     print(
         f"assumed: {args.image_seconds:.0f} s per image, polls every {args.poll_seconds:.0f} s for {duration:.0f} s "
-        f"({polls} polls), {args.image_mb} MB per image kept {args.retention_months:.0f} months"
+        f"({polls} polls, {authorizer_calls} authorizer calls), cold starts in {args.cold_start_share:.0%} of"
+        f" stories, {args.image_mb} MB per image kept {args.retention_months:.0f} months"
+    )
+    print(
+        f"Lambda GB-s a story: handlers {handlers_gb_s:.2f}, waiting on OpenAI {openai_gb_s:.2f}, polls"
+        f" {polls_gb_s:.2f}, authorizer {authorizer_gb_s:.2f}, init {init_gb_s:.2f}; {lambda_requests} requests"
     )
     print(f"\ncost of {args.stories:,} stories (USD, OpenAI excluded):")
     for service, dollars in per_story.items():
         print(f"  {service:<16}{dollars * args.stories:>10.2f}")
     print(f"  {'total':<16}{sum(per_story.values()) * args.stories:>10.2f}")
+
+
+def _billed(report: Report) -> float:
+    return report.billed_seconds
 
 
 if __name__ == "__main__":

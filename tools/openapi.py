@@ -15,16 +15,6 @@ from typing import Any
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 
-# Enough configuration for the API modules to import; nothing is contacted.
-_IMPORT_ENV = {
-    "FIREBASE_PROJECT_ID": "openapi",
-    "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
-    "IMAGES_BUCKET": "openapi-images",
-    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:openapi",
-    "WEBHOOK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:openapi-webhooks",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
 DESCRIPTION = (
     "Illustrate every slide of a story with the OpenAI Images API. Start a job, poll it, cancel it or "
     "retry its failed slides. Every route needs a Firebase ID token (`Authorization: Bearer <token>`); "
@@ -36,10 +26,16 @@ DESCRIPTION = (
 def openapi_document() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+    from infra.function_catalogue import function_specs
     from storyimages.api.routes import ROUTES
+    from tests.handler_imports import DEPLOYMENT, placeholder_environment
 
-    for name, value in _IMPORT_ENV.items():
-        os.environ.setdefault(name, value)
+    # Each API module reads its settings on import: its function's environment in the template
+    # (placeholders for the resources it names, so nothing is contacted).
+    specs = function_specs(DEPLOYMENT)
+    for function in dict.fromkeys(route.function for route in ROUTES):
+        for name, value in placeholder_environment(specs[function]).items():
+            os.environ.setdefault(name, value)
     document: dict[str, Any] = {}
     for module_name in dict.fromkeys(route.handler.partition(":")[0] for route in ROUTES):
         app = importlib.import_module(module_name).app
