@@ -51,6 +51,7 @@ GATEWAY_ERRORS: Mapping[str, GatewayError] = {
 # The statuses API Gateway gives the response types the local gateway meets that keep their own.
 AUTHORIZER_FAILURE_STATUS = 500  # the authorizer failed, or answered something unusable
 INTEGRATION_FAILURE_STATUS = 502  # the Lambda failed, or answered something unusable
+INTEGRATION_TIMEOUT_STATUS = 504  # the Lambda did not answer within the integration timeout (29 s)
 
 
 def gateway_error(response_type: str) -> GatewayError:

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
@@ -54,6 +57,38 @@ def _pattern(route: Route) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", route.path) + "$")
 
 
+def _resource_patterns(routes: Sequence[Route]) -> list[re.Pattern[str]]:
+    """Every resource of the API: the routes' paths and each of their parents, down to the root
+    (CDK puts the preflight's OPTIONS method on each one)."""
+    resources = {"/"}
+    for route in routes:
+        parts = route.path.strip("/").split("/")
+        resources |= {"/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    return [re.compile("^" + re.sub(r"<(\w+)>", r"[^/]+", resource) + "$") for resource in sorted(resources)]
+
+
+def raw_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoding kept: what a REST API puts in the event's
+    `path`, `pathParameters` and `requestContext.path` (WSGI's PATH_INFO is decoded)."""
+    raw = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
+    if not raw:
+        return quote(request.path)
+    # WSGI carries the request line's bytes as latin-1 text.
+    return urlsplit(raw.encode("latin-1", "replace").decode("utf-8", "replace")).path
+
+
+def sent_headers(request: Request) -> list[tuple[str, str]]:
+    """The request's header lines, names as sent and repeated headers apart."""
+    raw: list[tuple[str, str]] | None = request.environ.get(RAW_HEADERS)
+    return raw if raw is not None else list(request.headers.items())
+
+
+def last_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The last value of header `name` (any case), as the event's `headers` keeps it."""
+    values = [value for key, value in headers if key.lower() == name.lower()]
+    return values[-1] if values else None
+
+
 def _function_name(route: Route) -> str:
     from local_stack.aws import function_name
 
@@ -71,11 +106,12 @@ class Gateway:
     ) -> None:
         self._lambdas = lambdas
         self._routes = [(route, _pattern(route)) for route in routes]
+        self._resources = _resource_patterns(routes)
         self._identities = identities
         self._cors_origins = list(cors_origins)
         self._policies: dict[str, tuple[float, dict[str, Any]]] = {}
         self._policies_lock = threading.Lock()
-        self.authorizer_calls = 0
+        self.authorizer_calls = 0  # invocations of the authorizer Lambda (cache misses)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return self.respond(Request(environ))(environ, start_response)
@@ -86,9 +122,18 @@ class Gateway:
             return _json(200, {"status": "ok"})
         if request.path.startswith("/_local/auth/"):
             return self._local_auth(request)
-        matches = [(route, m) for route, pattern in self._routes if (m := pattern.match(request.path))]
-        if request.method == "OPTIONS" and matches and self._cors_origins:
+        request_id, extended_id = str(uuid.uuid4()), base64.b64encode(secrets.token_bytes(11)).decode()
+        response = self._api(request, request_id, extended_id)
+        # What API Gateway puts on every answer of a REST API.
+        response.headers["x-amzn-RequestId"] = request_id
+        response.headers["x-amz-apigw-id"] = extended_id
+        return response
+
+    def _api(self, request: Request, request_id: str, extended_id: str) -> Response:
+        path = raw_path(request)
+        if request.method == "OPTIONS" and self._cors_origins and any(p.match(path) for p in self._resources):
             return self._preflight(request)
+        matches = [(route, m) for route, pattern in self._routes if (m := pattern.match(path))]
         chosen = next(((route, m) for route, m in matches if route.method == request.method), None)
         if chosen is None:
             return self._gateway_error(request, "MISSING_AUTHENTICATION_TOKEN", 403)
@@ -98,38 +143,55 @@ class Gateway:
         raw = request.get_data(cache=False)
         if len(raw) > rest_api.MAX_PAYLOAD_BYTES:
             return self._gateway_error(request, "REQUEST_TOO_LARGE", 413)
-        authorized = self._authorize(request, route)
+        authorized = self._authorize(request, route, path)
         if isinstance(authorized, Response):
             return authorized
-        event = proxy_event(route, match.groupdict(), request, raw, authorizer=authorized)
+        event = proxy_event(
+            route,
+            match.groupdict(),
+            request,
+            raw,
+            authorizer=authorized,
+            request_id=request_id,
+            extended_request_id=extended_id,
+        )
         payload, error_type, _ = self._lambdas.invoke(_function_name(route), event)
+        if error_type == "Sandbox.Timedout":
+            # The API functions' timeout is API Gateway's integration timeout (29 s): it cuts first.
+            return self._gateway_error(request, "INTEGRATION_TIMEOUT", rest_api.INTEGRATION_TIMEOUT_STATUS)
         if error_type is not None:
             return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
-        response = proxy_response(payload)
+        response = proxy_response(payload, last_header(sent_headers(request), "Accept"))
         if response is None:  # not the proxy integration's answer shape
             return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
         return response
 
     def _preflight(self, request: Request) -> Response:
-        """The MOCK integration: no authorizer, no Lambda."""
-        response = Response(status=rest_api.PREFLIGHT_STATUS)
-        for name, value in rest_api.preflight_headers(self._cors_origins, request.headers.get("Origin")).items():
+        """The MOCK integration: no authorizer, no Lambda. Its response template reads the header
+        `Origin`, or `origin` when that is empty, by those exact names."""
+        headers = sent_headers(request)
+        origin = _exact_header(headers, "Origin") or _exact_header(headers, "origin")
+        response = Response(status=rest_api.PREFLIGHT_STATUS, mimetype="application/json")
+        for name, value in rest_api.preflight_headers(self._cors_origins, origin).items():
             response.headers[name] = value
         return response
 
-    def _authorize(self, request: Request, route: Route) -> dict[str, Any] | Response:
-        """What API Gateway does with the TOKEN authorizer the stack configures."""
-        token = request.headers.get(rest_api.IDENTITY_HEADER, "")
+    def _authorize(self, request: Request, route: Route, path: str) -> dict[str, Any] | Response:
+        """What API Gateway does with the TOKEN authorizer the stack configures: a missing token,
+        or one the identity validation expression refuses, is 401 without invoking it."""
+        token = last_header(sent_headers(request), rest_api.IDENTITY_HEADER) or ""
         if not re.fullmatch(rest_api.IDENTITY_VALIDATION_EXPRESSION, token):
             return self._gateway_error(request, "UNAUTHORIZED", 401)
-        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{route.method}{request.path}"
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{route.method}{path}"
         started = time.perf_counter()
         with self._policies_lock:
             cached = self._policies.get(token)
-        if cached and cached[0] > time.monotonic():
+            hit = cached is not None and cached[0] > time.monotonic()
+            if not hit:
+                self.authorizer_calls += 1
+        if cached is not None and hit:
             answer = cached[1]
         else:
-            self.authorizer_calls += 1
             event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
             payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event)
             if error_type is not None:
@@ -146,7 +208,7 @@ class Gateway:
         if not policy_allows(answer["policyDocument"], method_arn):
             return self._gateway_error(request, "ACCESS_DENIED", 403)
         context = {key: _context_value(value) for key, value in (answer.get("context") or {}).items()}
-        latency = 0 if cached else int((time.perf_counter() - started) * 1000)
+        latency = 0 if hit else int((time.perf_counter() - started) * 1000)
         return {**context, "principalId": answer["principalId"], "integrationLatency": latency}
 
     def _gateway_error(self, request: Request, response_type: str, default_status: int) -> Response:
@@ -178,6 +240,11 @@ class Gateway:
                 )
             return _json(200, {"token": self._identities.token(uid), "uid": uid})
         return _json(404, rest_api.gateway_error("MISSING_AUTHENTICATION_TOKEN").body())
+
+
+def _exact_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    values = [value for key, value in headers if key == name]
+    return values[-1] if values else None
 
 
 def _usable_authorizer_answer(payload: Any) -> bool:
@@ -239,47 +306,59 @@ def _glob(pattern: str, value: str, *, case_sensitive: bool) -> bool:
 
 
 def proxy_event(
-    route: Route, path_parameters: dict[str, str], request: Request, raw: bytes, *, authorizer: dict[str, Any] | None
+    route: Route,
+    path_parameters: dict[str, str],
+    request: Request,
+    raw: bytes,
+    *,
+    authorizer: dict[str, Any] | None,
+    request_id: str | None = None,
+    extended_request_id: str | None = None,
 ) -> dict[str, Any]:
-    """The REST API's Lambda proxy integration event (payload format 1.0)."""
-    raw_headers: list[tuple[str, str]] = request.environ.get(RAW_HEADERS) or list(request.headers.items())
+    """The REST API's Lambda proxy integration event (payload format 1.0), as a deployed REST API
+    sends it: the path and path parameters percent-encoded as sent, query parameters decoded,
+    header names as sent, each repeated header or parameter in the multi-value maps and its last
+    value in the single-value ones, and the headers API Gateway adds itself."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for name, value in raw_headers:
+    replaced = {name.lower() for name in ADDED_HEADERS}
+    sent = [(name, value) for name, value in sent_headers(request) if name.lower() not in replaced]
+    for name, value in [*sent, *_added_headers(request)]:
         headers[name] = value  # the last of a repeated header
         multi_headers.setdefault(name, []).append(value)
     query = {name: values[-1] for name, values in request.args.lists()}
     multi_query = {name: list(values) for name, values in request.args.lists()}
     content_type = (request.mimetype or "").lower()
     is_base64 = bool(raw) and _is_binary(content_type)
+    # Not a binary media type: the body is passed as text (bytes that are not UTF-8 replaced).
     body = (base64.b64encode(raw).decode() if is_base64 else raw.decode("utf-8", errors="replace")) if raw else None
+    path = raw_path(request)
     now = datetime.now(UTC)
-    request_id = str(uuid.uuid4())
     context: dict[str, Any] = {
-        "resourceId": "local",
+        "resourceId": hashlib.sha256(route.resource.encode()).hexdigest()[:6],
         "resourcePath": route.resource,
         "httpMethod": request.method,
-        "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:9]).decode(),
+        "extendedRequestId": extended_request_id or base64.b64encode(secrets.token_bytes(11)).decode(),
         "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "path": f"/{STAGE}{request.path}",
+        "path": f"/{STAGE}{path}",
         "accountId": ACCOUNT,
         "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         "stage": STAGE,
         "domainPrefix": API_ID,
         "requestTimeEpoch": int(now.timestamp() * 1000),
-        "requestId": request_id,
+        "requestId": request_id or str(uuid.uuid4()),
         "identity": {
             "cognitoIdentityPoolId": None,
             "accountId": None,
             "cognitoIdentityId": None,
             "caller": None,
-            "sourceIp": request.remote_addr or "127.0.0.1",
+            "sourceIp": _source_ip(request),
             "principalOrgId": None,
             "accessKey": None,
             "cognitoAuthenticationType": None,
             "cognitoAuthenticationProvider": None,
             "userArn": None,
-            "userAgent": request.user_agent.string or None,
+            "userAgent": last_header(sent_headers(request), "User-Agent"),
             "user": None,
         },
         "domainName": DOMAIN,
@@ -289,10 +368,10 @@ def proxy_event(
         context["authorizer"] = authorizer
     return {
         "resource": route.resource,
-        "path": request.path,
+        "path": path,
         "httpMethod": request.method,
-        "headers": headers or None,
-        "multiValueHeaders": multi_headers or None,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": path_parameters or None,
@@ -303,26 +382,66 @@ def proxy_event(
     }
 
 
-def _is_binary(content_type: str) -> bool:
-    return any(fnmatch.fnmatch(content_type, media_type.lower()) for media_type in rest_api.BINARY_MEDIA_TYPES)
+ADDED_HEADERS = ("X-Amzn-Trace-Id", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
 
 
-def proxy_response(payload: Any) -> Response | None:
-    """The Lambda's answer as HTTP, or None when it is not a proxy integration answer."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
+def _added_headers(request: Request) -> list[tuple[str, str]]:
+    """What API Gateway adds to the request's headers (it replaces a client's of these names, but
+    appends the caller's address to a client's X-Forwarded-For and keeps its trace id)."""
+    sent = sent_headers(request)
+    forwarded = last_header(sent, "X-Forwarded-For")
+    trace = last_header(sent, "X-Amzn-Trace-Id")
+    if trace is None:
+        trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return [
+        ("X-Amzn-Trace-Id", trace),
+        ("X-Forwarded-For", f"{forwarded}, {_source_ip(request)}" if forwarded else _source_ip(request)),
+        ("X-Forwarded-Port", str(request.environ.get("SERVER_PORT", ""))),
+        ("X-Forwarded-Proto", str(request.environ.get("wsgi.url_scheme", "http"))),
+    ]
+
+
+def _source_ip(request: Request) -> str:
+    return request.remote_addr or "127.0.0.1"
+
+
+def _is_binary(content_type: str, binary_media_types: Sequence[str] = rest_api.BINARY_MEDIA_TYPES) -> bool:
+    return any(fnmatch.fnmatch(content_type, media_type.lower()) for media_type in binary_media_types)
+
+
+def proxy_response(
+    payload: Any, accept: str | None = None, binary_media_types: Sequence[str] = rest_api.BINARY_MEDIA_TYPES
+) -> Response | None:
+    """The Lambda's answer as HTTP, or None when it is not a proxy integration answer. As API
+    Gateway does, `headers` and `multiValueHeaders` are merged (a pair in both is sent once), an
+    answer naming no Content-Type is sent as application/json, and a base64 body is decoded only
+    when the request's first Accept media type is one of the binary media types (otherwise the
+    client gets the base64 text)."""
+    if not isinstance(payload, dict):
+        return None
+    status = payload.get("statusCode")
+    # A number, or a string of digits (API Gateway takes `"statusCode": "200"` too).
+    if isinstance(status, bool) or not (isinstance(status, int) or (isinstance(status, str) and status.isdigit())):
         return None
     body = payload.get("body") or ""
     if not isinstance(body, str):
         return None
-    data = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
-    response = Response(data, status=int(payload["statusCode"]))
+    first_accepted = (accept or "").split(",")[0].split(";")[0].strip().lower()
+    binary = bool(first_accepted) and _is_binary(first_accepted, binary_media_types)
+    data = base64.b64decode(body) if payload.get("isBase64Encoded") and binary else body.encode()
+    response = Response(data, status=int(status))
     response.headers.pop("Content-Type", None)
+    merged: dict[str, list[str]] = {}
     for name, value in (payload.get("headers") or {}).items():
-        response.headers[name] = str(value)
+        merged.setdefault(name, []).append(str(value))
     for name, values in (payload.get("multiValueHeaders") or {}).items():
-        response.headers.remove(name)
+        listed = merged.setdefault(name, [])
+        listed += [str(value) for value in values if str(value) not in listed]
+    for name, values in merged.items():
         for value in values:
-            response.headers.add(name, str(value))
+            response.headers.add(name, value)
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/json"
     return response
 
 
