@@ -138,6 +138,8 @@ class LocalConfig:
 
 
 class LocalStack:
+    _running: LocalStack | None = None
+
     def __init__(self, config: LocalConfig | None = None) -> None:
         self.config = config or LocalConfig()
         self._temporary_logs = self.config.logs_dir is None
@@ -175,6 +177,10 @@ class LocalStack:
         return self.identities.token(uid, **claims)
 
     def start(self) -> LocalStack:
+        # moto keeps its backends per process: a second stack would share the first one's AWS.
+        if LocalStack._running is not None:
+            raise RuntimeError("a local stack is already running in this process; use it, or stop it first")
+        LocalStack._running = self
         try:
             self._start()
         except BaseException:
@@ -248,6 +254,8 @@ class LocalStack:
         self.firestore.stop()
         self._forget_clients()
         self._restore_environment()
+        if LocalStack._running is self:
+            LocalStack._running = None
         if self._temporary_logs:
             shutil.rmtree(self.lambdas.logs_dir, ignore_errors=True)
 

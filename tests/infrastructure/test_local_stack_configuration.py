@@ -11,7 +11,7 @@ import pytest
 from infra.config import StackConfig
 from infra.function_catalogue import Reference, function_specs
 from local_stack.aws import function_name
-from local_stack.stack import LOCAL_VARIABLES, LocalConfig, LocalStack
+from local_stack.stack import LOCAL_VARIABLES
 from tests.infrastructure.conftest import TEST_CONFIG
 from tests.infrastructure.template_reading import function, resources
 
@@ -27,10 +27,12 @@ REFERENCED_KINDS = {
 
 
 @pytest.fixture(scope="module")
-def local() -> Any:
-    config = LocalConfig(deployment=StackConfig.model_validate(TEST_CONFIG), examples_dir=None)
-    with LocalStack(config) as stack:
-        yield stack
+def local(stack) -> Any:  # type: ignore[no-untyped-def]
+    """The session's local stack, redeployed with the configuration the template was synthesized from."""
+    deployed = stack.config.deployment
+    stack.redeploy(deployment=StackConfig.model_validate(TEST_CONFIG))
+    yield stack
+    stack.redeploy(deployment=deployed)
 
 
 def referenced_kind(template: Any, value: Any) -> str:

@@ -727,3 +727,16 @@ def test_given_our_authorizer_when_it_cold_starts_with_a_minimal_environment_the
     assert runtime.invocations[0].cold_start is True
     (report,) = reports(runtime, name)
     assert re.search(r"\tInit Duration: \d+\.\d\d ms$", report), report
+
+
+def test_given_a_running_stack_when_a_second_one_starts_in_the_process_then_it_is_refused(stack) -> None:
+    # moto keeps its backends per process, so a second stack would share (and clash with) the first's AWS.
+    from local_stack.stack import LocalConfig, LocalStack
+
+    second = LocalStack(LocalConfig(examples_dir=None))
+
+    with pytest.raises(RuntimeError, match="already running"):
+        second.start()
+    import requests
+
+    assert requests.get(f"{stack.url}/health", timeout=5).status_code == 200  # the first still serves
