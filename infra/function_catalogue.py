@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from infra import rest_api
 from infra.config import StackConfig
 from statemachine.definition import TASK_FUNCTIONS
 from storyimages import defaults
@@ -18,7 +19,7 @@ from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES
 
 SERVICE_NAME = "storyimages"
 MEMORY_MB = 512  # the image function mostly waits on OpenAI and passes bytes through
-API_TIMEOUT_SECONDS = 29  # API Gateway cuts a REST integration at 29 s
+API_TIMEOUT_SECONDS = rest_api.INTEGRATION_TIMEOUT_SECONDS  # API Gateway answers 504 by then anyway
 AUTHORIZER_TIMEOUT_SECONDS = 10
 TASK_TIMEOUT_SECONDS = 60
 
@@ -121,6 +122,18 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
     if unlisted:
         raise ValueError(f"the state machines name task functions with no spec here: {sorted(unlisted)}")
     return {spec.name: spec for spec in specs}
+
+
+def function_name(logical: str) -> str:
+    """The name the local stack deploys a function under: GenerateSlideImage (or its ASL
+    placeholder GenerateSlideImageFunctionArn) -> storyimages-generate-slide-image."""
+    words, word = [], ""
+    for char in logical.removesuffix("FunctionArn"):
+        if char.isupper() and word:
+            words.append(word)
+            word = ""
+        word += char.lower()
+    return "storyimages-" + "-".join([*words, word])
 
 
 def task_placeholder(name: str) -> str:

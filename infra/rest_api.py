@@ -18,6 +18,7 @@ AUTHORIZER_CACHE_SECONDS = 300
 # Content types API Gateway passes to the Lambdas base64-encoded; every other body arrives as text.
 BINARY_MEDIA_TYPES: tuple[str, ...] = ()
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+INTEGRATION_TIMEOUT_SECONDS = 29  # a REST integration's longest wait for its Lambda
 # CDK's CorsOptions default (Cors.ALL_METHODS), which the preflight answers on every resource.
 PREFLIGHT_METHODS = ("OPTIONS", "GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
 PREFLIGHT_STATUS = 204
@@ -50,6 +51,7 @@ GATEWAY_ERRORS: Mapping[str, GatewayError] = {
 }
 # The statuses API Gateway gives the response types the local gateway meets that keep their own.
 AUTHORIZER_FAILURE_STATUS = 500  # the authorizer failed, or answered something unusable
+INVOKE_REFUSED_STATUS = 500  # the Lambda API refused to invoke the function
 INTEGRATION_FAILURE_STATUS = 502  # the Lambda failed, or answered something unusable
 INTEGRATION_TIMEOUT_STATUS = 504  # the Lambda did not answer within the integration timeout (29 s)
 

@@ -10,24 +10,15 @@ from typing import Any
 import boto3
 import requests
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
-from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime, function_arn
+from infra.function_catalogue import function_name
+from local_stack.lambda_runtime import ACCOUNT, REGION, InvokeRefused, LambdaRuntime, function_arn
 from statemachine import definition
 
 STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/storyimages-state-machine"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-
-
-def function_name(logical: str) -> str:
-    """GenerateSlideImage (or its ASL placeholder GenerateSlideImageFunctionArn) -> storyimages-generate-slide-image."""
-    words, word = [], ""
-    for char in logical.removesuffix("FunctionArn"):
-        if char.isupper() and word:
-            words.append(word)
-            word = ""
-        word += char.lower()
-    return "storyimages-" + "-".join([*words, word])
 
 
 class MotoLambdaBridge:
@@ -46,7 +37,13 @@ class MotoLambdaBridge:
             backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
         ) -> bytes:
             name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
-            payload, error_type, _ = runtime.invoke(name, json.loads(body) if body else {})
+            try:
+                payload, error_type, _ = runtime.invoke(name, json.loads(body) if body else {})
+            except InvokeRefused as refused:
+                # An Invoke API error: Step Functions names it Lambda.<code>.
+                error = JsonRESTError(refused.code, refused.message)
+                error.code = refused.status
+                raise error from None
             if error_type is not None:
                 # What Lambda does for an unhandled error; Step Functions matches errorType.
                 response_headers["x-amz-function-error"] = "Unhandled"

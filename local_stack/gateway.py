@@ -22,6 +22,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -30,14 +32,15 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from infra import rest_api
+from infra.function_catalogue import function_name
 from local_stack.identity import DevIdentities
-from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime
+from local_stack.lambda_runtime import ACCOUNT, REGION, InvokeRefused, LambdaRuntime
 from storyimages.api.routes import ROUTES, Route
 
 STAGE = "local"
 API_ID = "local"
 DOMAIN = f"{API_ID}.execute-api.localhost"
-AUTHORIZER_FUNCTION = "storyimages-authorizer"
+AUTHORIZER_FUNCTION = function_name("Authorizer")
 CERTS_PATH = "/_local/auth/certs"
 TOKEN_PATH = "/_local/auth/token"
 RAW_HEADERS = "storyimages.raw_headers"
@@ -89,12 +92,6 @@ def last_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _function_name(route: Route) -> str:
-    from local_stack.aws import function_name
-
-    return function_name(route.function)
-
-
 class Gateway:
     def __init__(
         self,
@@ -108,7 +105,7 @@ class Gateway:
         self._routes = [(route, _pattern(route)) for route in routes]
         self._resources = _resource_patterns(routes)
         self._identities = identities
-        self._cors_origins = list(cors_origins)
+        self.cors_origins = list(cors_origins)
         self._policies: dict[str, tuple[float, dict[str, Any]]] = {}
         self._policies_lock = threading.Lock()
         self.authorizer_calls = 0  # invocations of the authorizer Lambda (cache misses)
@@ -123,15 +120,16 @@ class Gateway:
         if request.path.startswith("/_local/auth/"):
             return self._local_auth(request)
         request_id, extended_id = str(uuid.uuid4()), base64.b64encode(secrets.token_bytes(11)).decode()
-        response = self._api(request, request_id, extended_id)
+        deadline = time.monotonic() + rest_api.INTEGRATION_TIMEOUT_SECONDS
+        response = self._api(request, request_id, extended_id, deadline)
         # What API Gateway puts on every answer of a REST API.
         response.headers["x-amzn-RequestId"] = request_id
         response.headers["x-amz-apigw-id"] = extended_id
         return response
 
-    def _api(self, request: Request, request_id: str, extended_id: str) -> Response:
+    def _api(self, request: Request, request_id: str, extended_id: str, deadline: float) -> Response:
         path = raw_path(request)
-        if request.method == "OPTIONS" and self._cors_origins and any(p.match(path) for p in self._resources):
+        if request.method == "OPTIONS" and self.cors_origins and any(p.match(path) for p in self._resources):
             return self._preflight(request)
         matches = [(route, m) for route, pattern in self._routes if (m := pattern.match(path))]
         chosen = next(((route, m) for route, m in matches if route.method == request.method), None)
@@ -155,10 +153,12 @@ class Gateway:
             request_id=request_id,
             extended_request_id=extended_id,
         )
-        payload, error_type, _ = self._lambdas.invoke(_function_name(route), event)
-        if error_type == "Sandbox.Timedout":
-            # The API functions' timeout is API Gateway's integration timeout (29 s): it cuts first.
+        answered = self._integrate(function_name(route.function), event, deadline)
+        if answered is None:
             return self._gateway_error(request, "INTEGRATION_TIMEOUT", rest_api.INTEGRATION_TIMEOUT_STATUS)
+        if isinstance(answered, InvokeRefused):  # the Lambda API refused the call
+            return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INVOKE_REFUSED_STATUS)
+        payload, error_type = answered
         if error_type is not None:
             return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
         response = proxy_response(payload, last_header(sent_headers(request), "Accept"))
@@ -166,13 +166,35 @@ class Gateway:
             return self._gateway_error(request, "INTEGRATION_FAILURE", rest_api.INTEGRATION_FAILURE_STATUS)
         return response
 
+    def _integrate(
+        self, function: str, event: dict[str, Any], deadline: float
+    ) -> tuple[Any, str | None] | InvokeRefused | None:
+        """The Lambda's answer, or None past the integration timeout (counted from the request's
+        arrival, cold start included); as in AWS, the invocation itself runs on."""
+        answer: Future[tuple[Any, str | None] | InvokeRefused] = Future()
+
+        def invoke() -> None:
+            try:
+                payload, error_type, _ = self._lambdas.invoke(function, event)
+                answer.set_result((payload, error_type))
+            except InvokeRefused as refused:
+                answer.set_result(refused)
+            except BaseException as exc:  # reaches the waiting request, not this thread's end
+                answer.set_exception(exc)
+
+        threading.Thread(target=invoke, name=f"integration-{function}", daemon=True).start()
+        try:
+            return answer.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            return None
+
     def _preflight(self, request: Request) -> Response:
         """The MOCK integration: no authorizer, no Lambda. Its response template reads the header
         `Origin`, or `origin` when that is empty, by those exact names."""
         headers = sent_headers(request)
         origin = _exact_header(headers, "Origin") or _exact_header(headers, "origin")
         response = Response(status=rest_api.PREFLIGHT_STATUS, mimetype="application/json")
-        for name, value in rest_api.preflight_headers(self._cors_origins, origin).items():
+        for name, value in rest_api.preflight_headers(self.cors_origins, origin).items():
             response.headers[name] = value
         return response
 
@@ -193,7 +215,10 @@ class Gateway:
             answer = cached[1]
         else:
             event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
-            payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event)
+            try:
+                payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event)
+            except InvokeRefused:
+                return self._gateway_error(request, "AUTHORIZER_FAILURE", rest_api.AUTHORIZER_FAILURE_STATUS)
             if error_type is not None:
                 if isinstance(payload, dict) and payload.get("errorMessage") == "Unauthorized":
                     return self._gateway_error(request, "UNAUTHORIZED", 401)
@@ -215,7 +240,7 @@ class Gateway:
         """API Gateway's own answer for `response_type`, as the stack's gateway responses shape it."""
         error = rest_api.gateway_error(response_type)
         response = _json(error.status or default_status, error.body())
-        for name, value in rest_api.gateway_error_cors(self._cors_origins).items():
+        for name, value in rest_api.gateway_error_cors(self.cors_origins).items():
             if value == "method.request.header.origin":
                 origin = request.headers.get("Origin")
                 if origin:
@@ -431,10 +456,15 @@ def proxy_response(
     data = base64.b64decode(body) if payload.get("isBase64Encoded") and binary else body.encode()
     response = Response(data, status=int(status))
     response.headers.pop("Content-Type", None)
+    headers, multi_headers = payload.get("headers") or {}, payload.get("multiValueHeaders") or {}
+    if not isinstance(headers, dict) or not isinstance(multi_headers, dict):
+        return None
+    if not all(isinstance(values, list) for values in multi_headers.values()):
+        return None
     merged: dict[str, list[str]] = {}
-    for name, value in (payload.get("headers") or {}).items():
+    for name, value in headers.items():
         merged.setdefault(name, []).append(str(value))
-    for name, values in (payload.get("multiValueHeaders") or {}).items():
+    for name, values in multi_headers.items():
         listed = merged.setdefault(name, [])
         listed += [str(value) for value in values if str(value) not in listed]
     for name, values in merged.items():

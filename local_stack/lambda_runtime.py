@@ -21,8 +21,10 @@ is the task root; AWS_EXECUTION_ENV is not set (see RUNTIME_VARIABLES); memory i
 reported (REPORT's Max Memory Used), not enforced; the init phase may take up to
 INIT_TIMEOUT_SECONDS (Lambda allows 10 s, then retries the init within the function's timeout; a
 busy two-core machine importing many environments at once needs more); reserved concurrency is
-not enforced; environments are not frozen between invocations or reaped when idle; a handler
-returning bytes is a `Runtime.MarshalError` (Lambda returns them as they are).
+not enforced; environments are not frozen between invocations, and are reaped after
+IDLE_SECONDS idle (Lambda keeps them longer); a handler returning bytes is a
+`Runtime.MarshalError` (Lambda returns them as they are); the Invoke API's own refusals
+(unknown function, request too large) raise InvokeRefused, for the caller to answer as AWS does.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # a synchronous invoke's request
 MAX_RESPONSE_BYTES = MAX_PAYLOAD_BYTES + 100  # and its response: the figure Lambda's error names
 INIT_TIMEOUT_SECONDS = 60.0
 STOP_SECONDS = 5.0
+# An environment idle this long is stopped, as Lambda reaps idle ones (later, and at its own
+# pace): each holds a Python process of 80-250 MB here.
+IDLE_SECONDS = 60.0
 # Set by Lambda's runtime in every execution environment, beside the function's own variables.
 # Not AWS_EXECUTION_ENV ("AWS_Lambda_python3.12"): the functions' settings take it as the sign of
 # AWS itself, where they refuse STORYIMAGES_ENV=local, which the local stack deploys with.
@@ -80,7 +85,7 @@ class LocalFunction:
     handler: str  # "package.module:function"
     environment: Mapping[str, str]
     timeout_seconds: float
-    memory_mb: int = 512
+    memory_mb: int
 
     @property
     def arn(self) -> str:
@@ -89,6 +94,17 @@ class LocalFunction:
 
 def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+class InvokeRefused(Exception):
+    """The Invoke API refused the call, so the function never ran: Lambda answers an HTTP error
+    (Step Functions sees `Lambda.<code>`, API Gateway answers 500), not a function error."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
 
 
 class InvokeResult(NamedTuple):
@@ -129,27 +145,32 @@ class LambdaRuntime:
                     pool.redeploy(function)
 
     def invoke(self, name: str, event: Any) -> InvokeResult:
-        """Invoke `name` synchronously (RequestResponse). Never raises for the function's own errors."""
+        """Invoke `name` synchronously (RequestResponse). Never raises for the function's own
+        errors; raises InvokeRefused when the Invoke API itself refuses the call."""
         started = time.perf_counter()
         with self._lock:
             pool = self._pools.get(name)
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        cold = False
         served: tuple[Outcome, bool] | None = None
-        result: Outcome
         if len(body) > MAX_PAYLOAD_BYTES:
-            result = _failure(
+            refused = InvokeRefused(
                 "RequestEntityTooLargeException",
                 f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+                413,
             )
         elif pool is not None and (served := pool.invoke(body, str(uuid.uuid4()))) is not None:
-            result, cold = served
+            (payload, error_type), cold = served
+            seconds = time.perf_counter() - started
+            self._record(Invocation(name, event, error_type, seconds, cold))
+            return InvokeResult(payload, error_type, seconds)
         else:
-            result = _failure("ResourceNotFoundException", f"Function not found: {function_arn(name)}")
-        seconds = time.perf_counter() - started
+            refused = InvokeRefused("ResourceNotFoundException", f"Function not found: {function_arn(name)}", 404)
+        self._record(Invocation(name, event, refused.code, time.perf_counter() - started, False))
+        raise refused
+
+    def _record(self, invocation: Invocation) -> None:
         with self._lock:
-            self.invocations.append(Invocation(name, event, result[1], seconds, cold))
-        return InvokeResult(result[0], result[1], seconds)
+            self.invocations.append(invocation)
 
     def log_lines(self, name: str) -> list[str]:
         """What the function's environments have written so far."""
@@ -197,6 +218,7 @@ class _Pool:
 
     def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
         self.function = function
+        self.idle_since = time.monotonic()
         self._log_path = log_path
         self._task_root = task_root
         self._changed = threading.Condition()
@@ -221,11 +243,22 @@ class _Pool:
         with self._changed:
             if self._stopped:
                 return None
-            environment = self._idle.pop() if self._idle else None
-            cold = environment is None
-            if environment is None:
-                environment = _Environment(self.function, self._log_path, self._task_root)
-            self._busy.add(environment)
+            stale = [e for e in self._idle if e.idle_since < time.monotonic() - IDLE_SECONDS]
+            self._idle = [e for e in self._idle if e not in stale]
+            environment = self._idle.pop() if self._idle else None  # the most recently used
+            function = self.function
+            if environment is not None:
+                self._busy.add(environment)
+        for old in stale:
+            old.stop()
+        cold = environment is None
+        if environment is None:  # started outside the lock: cold starts proceed side by side
+            environment = _Environment(function, self._log_path, self._task_root)
+            with self._changed:
+                if self._stopped:
+                    environment.stop()
+                    return None
+                self._busy.add(environment)
         keep = False
         try:
             if cold:
@@ -239,6 +272,7 @@ class _Pool:
                 self._busy.discard(environment)
                 keep = keep and not self._stopped and environment.function == self.function
                 if keep:
+                    environment.idle_since = time.monotonic()
                     self._idle.append(environment)
                 self._changed.notify_all()
             if not keep:
@@ -317,6 +351,7 @@ class _Environment:
 
     def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
         self.function = function
+        self.idle_since = time.monotonic()
         self._log_path = log_path
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         module, _, attribute = function.handler.partition(":")

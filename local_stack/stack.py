@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from infra.config import CONTEXT_KEY, StackConfig
-from infra.function_catalogue import Reference, function_specs
-from local_stack.aws import MotoAws, MotoLambdaBridge, function_name
+from infra.function_catalogue import Reference, function_name, function_specs
+from local_stack.aws import MotoAws, MotoLambdaBridge
 from local_stack.firestore_emulator import FirestoreEmulator
 from local_stack.gateway import CERTS_PATH, Gateway, RawHeadersRequestHandler
 from local_stack.http_server import BackgroundServer
@@ -76,6 +76,10 @@ SETTINGS_FROM_ENV = {
     "LOG_LEVEL": "logLevel",
     "CORS_ALLOWED_ORIGINS": "corsAllowedOrigins",
 }
+
+
+# LocalConfig fields fixed once the stack runs (the servers, the state machines, the seed).
+RESTART_ONLY = frozenset({"gateway_port", "retries", "real_openai_key", "examples_dir", "logs_dir"})
 
 
 def _flag(value: str) -> bool:
@@ -234,9 +238,16 @@ class LocalStack:
         return spec.resolved_environment(self.resources) | self._local_variables()
 
     def redeploy(self, **changes: Any) -> None:
-        """Change the configuration (LocalConfig or StackConfig fields), as a deployment would:
-        every function gets its new environment and cold-starts."""
+        """Change the configuration (StackConfig fields, or `webhook_allow_loopback`), as a
+        deployment would: every function gets its new environment and cold-starts, and the
+        gateway its new CORS origins. What only a new stack can change is refused."""
+        restart_only = set(changes) & RESTART_ONLY
+        if restart_only:
+            raise ValueError(f"{sorted(restart_only)} take a new stack: stop this one and start another")
         self.config = self.config.changed(**changes)
+        deployed = self.config.deployment
+        self.gateway_app.cors_origins = list(deployed.cors_allowed_origins)
+        self.identities.project_id = deployed.firebase_project_id  # the tokens' audience
         self.lambdas.deploy(self.functions())
 
     def logs(self, function: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.api_client import START
@@ -58,3 +59,27 @@ def test_given_another_origin_when_it_asks_then_it_is_not_allowed(stack, api) ->
     # browser at another origin refuses; the Lambdas' own answers name no origin at all.
     assert preflight.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+def test_given_a_redeploy_with_another_origin_when_it_asks_then_the_gateway_and_the_lambdas_both_allow_it(
+    stack, api
+) -> None:
+    other = "https://other.example"
+    stack.redeploy(cors_allowed_origins=(other,))
+    try:
+        preflight = requests.options(
+            f"{stack.url}{START}", headers={"Origin": other, "Access-Control-Request-Method": "POST"}, timeout=10
+        )
+        answer = requests.get(
+            f"{stack.url}/api/images/master-job/auto-gen-x-1", headers=api.headers({"Origin": other}), timeout=10
+        )
+    finally:
+        stack.redeploy(cors_allowed_origins=(APP_ORIGIN,))
+
+    assert preflight.headers["Access-Control-Allow-Origin"] == other
+    assert answer.headers["Access-Control-Allow-Origin"] == other
+
+
+def test_given_a_setting_only_a_new_stack_can_change_when_redeployed_then_it_is_refused(stack) -> None:
+    with pytest.raises(ValueError, match="take a new stack"):
+        stack.redeploy(gateway_port=4000)

@@ -22,7 +22,7 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser.models import ApiGatewayAuthorizerToken, APIGatewayProxyEventModel
 
-from local_stack.aws import function_name
+from infra.function_catalogue import function_name
 from local_stack.gateway import AUTHORIZER_FUNCTION, STAGE
 from storyimages.api.routes import ROUTES
 from storyimages.api.schemas import JobStatusResponse

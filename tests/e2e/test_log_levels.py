@@ -10,8 +10,7 @@ import json
 
 import pytest
 
-from infra.function_catalogue import function_specs
-from local_stack.aws import function_name
+from infra.function_catalogue import function_name, function_specs
 from local_stack.images_server import CONTENT_POLICY_MARKER
 from storyimages.domain.jobs import execution_name
 from tests.webhook_receiver import WebhookReceiver

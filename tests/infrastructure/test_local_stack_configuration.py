@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from infra.config import StackConfig
-from infra.function_catalogue import Reference, function_specs
-from local_stack.aws import function_name
+from infra.function_catalogue import Reference, function_name, function_specs
 from local_stack.stack import LOCAL_VARIABLES
 from tests.infrastructure.conftest import TEST_CONFIG
 from tests.infrastructure.template_reading import function, resources

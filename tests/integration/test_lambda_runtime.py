@@ -27,6 +27,7 @@ from local_stack.lambda_runtime import (
     MAX_PAYLOAD_BYTES,
     MAX_RESPONSE_BYTES,
     RUNTIME_VARIABLES,
+    InvokeRefused,
     InvokeResult,
     LambdaRuntime,
     LocalFunction,
@@ -610,12 +611,12 @@ def test_given_a_request_over_6_mb_when_invoked_then_it_is_refused_before_reachi
     name = deploy("handlers:length")
     envelope = len(json.dumps({"data": ""}, separators=(",", ":")))
 
-    too_large = runtime.invoke(name, {"data": "x" * (MAX_PAYLOAD_BYTES - envelope + 1)})
+    with pytest.raises(InvokeRefused) as refused:
+        runtime.invoke(name, {"data": "x" * (MAX_PAYLOAD_BYTES - envelope + 1)})
 
-    assert too_large.error_type == "RequestEntityTooLargeException"
-    assert too_large.payload["errorMessage"] == (
-        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
-    )
+    # An Invoke API error (HTTP 413), not a function error: the function never ran
+    assert (refused.value.code, refused.value.status) == ("RequestEntityTooLargeException", 413)
+    assert refused.value.message == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
     assert runtime.environments(name) == 0
     assert runtime.log_lines(name) == []
     # ... while one just under 6 MB is served
@@ -666,12 +667,11 @@ def test_given_an_answer_json_cannot_encode_when_returned_then_it_is_a_marshal_e
 
 
 def test_given_an_unknown_function_when_invoked_then_it_is_resource_not_found(runtime: LambdaRuntime) -> None:
-    result = runtime.invoke("never-deployed", {})
+    with pytest.raises(InvokeRefused) as refused:
+        runtime.invoke("never-deployed", {})
 
-    assert result.error_type == "ResourceNotFoundException"
-    assert result.payload["errorMessage"] == (
-        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:never-deployed"
-    )
+    assert (refused.value.code, refused.value.status) == ("ResourceNotFoundException", 404)
+    assert refused.value.message == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:never-deployed"
 
 
 def test_given_a_busy_environment_when_the_runtime_stops_then_its_processes_end_and_its_caller_gets_an_answer(
@@ -696,7 +696,8 @@ def test_given_a_busy_environment_when_the_runtime_stops_then_its_processes_end_
     assert results[0].payload["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
     assert not alive(idle_pid)
     assert not alive(busy_pid)
-    assert runtime.invoke(idle, {}).error_type == "ResourceNotFoundException"
+    with pytest.raises(InvokeRefused, match="Function not found"):
+        runtime.invoke(idle, {})
 
 
 # One of our own handlers
@@ -709,7 +710,7 @@ def test_given_our_authorizer_when_it_cold_starts_with_a_minimal_environment_the
     name = "storyimages-authorizer"
     environment = {"FIREBASE_PROJECT_ID": f"demo-{uuid.uuid4().hex[:8]}"}
     try:
-        runtime.deploy({name: LocalFunction(name, "storyimages.handlers.authorizer:handler", environment, 10.0)})
+        runtime.deploy({name: LocalFunction(name, "storyimages.handlers.authorizer:handler", environment, 10.0, 512)})
 
         result = runtime.invoke(
             name,
@@ -740,3 +741,17 @@ def test_given_a_running_stack_when_a_second_one_starts_in_the_process_then_it_i
     import requests
 
     assert requests.get(f"{stack.url}/health", timeout=5).status_code == 200  # the first still serves
+
+
+def test_given_an_environment_idle_past_the_reaping_age_when_the_function_is_next_invoked_then_it_starts_cold(
+    runtime: LambdaRuntime, deploy: Deploy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = deploy("handlers:echo")
+    runtime.invoke(name, {})
+    monkeypatch.setattr(lambda_runtime, "IDLE_SECONDS", 0.0)
+
+    again = runtime.invoke(name, {})
+
+    assert again.error_type is None
+    assert [i.cold_start for i in runtime.invocations] == [True, True]
+    assert runtime.environments(name) == 1  # the idle one was stopped, not kept beside the new one

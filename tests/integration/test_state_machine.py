@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from local_stack.aws import function_name
+from infra.function_catalogue import function_name
 from local_stack.firestore_meter import FirestoreMeter
 from local_stack.images_server import CONTENT_POLICY_MARKER
 from local_stack.stack import BUCKET
