@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.function_catalogue import FunctionSpec, function_specs
+from local_stack.images_server import QUICK_SIZE
 from local_stack.stack import LocalConfig, LocalStack, deployment
 from statemachine.definition import RETRY_DEFAULTS
 
-BENCH_IMAGE_SIZE = "1024x640"  # the smallest 16:10 size gpt-image-2 takes (655,360 pixels)
+BENCH_IMAGE_SIZE = QUICK_SIZE
 
 _REPORT = re.compile(
     r"^REPORT RequestId: (?P<request>\S+)\tDuration: (?P<duration>[\d.]+) ms\tBilled Duration: (?P<billed>\d+) ms"

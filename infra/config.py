@@ -20,13 +20,19 @@ class StackConfig(BaseModel):
     environment: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,15}$")
     firebase_project_id: str = Field(alias="firebaseProjectId", min_length=1)
     log_level: LogLevel = Field(default=defaults.LOG_LEVEL, alias="logLevel")
-    max_concurrency: int = Field(default=defaults.MAX_CONCURRENCY, alias="maxConcurrency", ge=1, le=40)
-    delay_seconds: int = Field(default=defaults.DELAY_SECONDS, alias="delaySeconds", ge=0, le=3600)
-    max_delay_seconds: int = Field(default=defaults.MAX_DELAY_SECONDS, alias="maxDelaySeconds", ge=0, le=3600)
+    max_concurrency: int = Field(
+        default=defaults.MAX_CONCURRENCY, alias="maxConcurrency", ge=1, le=defaults.CONCURRENCY_LIMIT
+    )
+    delay_seconds: int = Field(
+        default=defaults.DELAY_SECONDS, alias="delaySeconds", ge=0, le=defaults.DELAY_SECONDS_LIMIT
+    )
+    max_delay_seconds: int = Field(
+        default=defaults.MAX_DELAY_SECONDS, alias="maxDelaySeconds", ge=0, le=defaults.DELAY_SECONDS_LIMIT
+    )
     image_model: str = Field(default=defaults.IMAGE_MODEL, alias="imageModel", min_length=1)
     image_size: str = Field(default=defaults.IMAGE_SIZE, alias="imageSize", pattern=r"^(auto|\d{2,4}x\d{2,4})$")
     image_quality: str = Field(default=defaults.IMAGE_QUALITY, alias="imageQuality", pattern=r"^[a-z]{1,20}$")
-    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="maxSlides", ge=1, le=497)
+    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="maxSlides", ge=1, le=defaults.SLIDES_LIMIT)
     cors_allowed_origins: tuple[str, ...] = Field(default=(), alias="corsAllowedOrigins")
     # A global cap on images in flight across all stories (reserved concurrency); null for
     # none, on accounts whose concurrency limit is too small to reserve from (docs/deploy.md).

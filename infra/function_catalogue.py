@@ -101,8 +101,7 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
             | bucket
             | {
                 "OPENAI_API_KEY_SECRET_ID": Reference.OPENAI_API_KEY,
-                # Leave the function time to store the image and record it after the longest answer.
-                "OPENAI_TIMEOUT_SECONDS": str(config.image_timeout_seconds - defaults.IMAGE_STORE_SECONDS),
+                "OPENAI_TIMEOUT_SECONDS": str(defaults.openai_timeout_seconds(config.image_timeout_seconds)),
             },
             config.image_timeout_seconds,
             reserved_concurrency=config.image_concurrency,

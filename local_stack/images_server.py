@@ -66,6 +66,9 @@ from local_stack.http_server import BackgroundServer
 from local_stack.scene import RenderedScene, render_scene
 
 CONTENT_POLICY_MARKER = "[content-policy-violation]"
+# The smallest 16:10 size gpt-image-2 draws (655,360 pixels, its floor): quick to render, for
+# tests and benchmarks that want real answers without paying for big images.
+QUICK_SIZE = "1024x640"
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "reject")
 REFERENCE_FORMATS = ("PNG", "JPEG", "WEBP")
 

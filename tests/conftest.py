@@ -10,6 +10,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import pytest
 
+from local_stack.images_server import QUICK_SIZE
 from storyimages.domain.jobs import ImageSpec
 from storyimages.domain.start_generation import GenerationConfig
 from tests.stories import story_document
@@ -28,7 +29,7 @@ def config() -> GenerationConfig:
     )
 
 
-TEST_IMAGE_SIZE = "1024x640"  # the smallest gpt-image-2 draws (655,360 pixels), quick to render
+TEST_IMAGE_SIZE = QUICK_SIZE
 
 
 @pytest.fixture(scope="session")

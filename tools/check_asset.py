@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
-from tests.handler_imports import HANDLERS, LAMBDA_ENV  # noqa: E402
+from tools.handler_environment import HANDLERS, LAMBDA_ENV  # noqa: E402
 
 
 def lambda_python() -> str | None:

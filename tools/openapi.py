@@ -28,7 +28,7 @@ def openapi_document() -> dict[str, Any]:
 
     from infra.function_catalogue import function_specs
     from storyimages.api.routes import ROUTES
-    from tests.handler_imports import DEPLOYMENT, placeholder_environment
+    from tools.handler_environment import DEPLOYMENT, placeholder_environment
 
     # Each API module reads its settings on import: its function's environment in the template
     # (placeholders for the resources it names, so nothing is contacted).

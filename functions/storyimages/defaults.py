@@ -21,6 +21,18 @@ MAX_CONCURRENCY = 1  # images generated at once per story
 MAX_SLIDES = 50
 ESTIMATED_SECONDS_PER_IMAGE = 60
 
-# The image function's timeout; OpenAI's own timeout leaves it time to store and record the image.
+# The bounds any configuration must keep.
+DELAY_SECONDS_LIMIT = 3600
+CONCURRENCY_LIMIT = 40  # an inline Map runs at most 40 iterations at once
+# One batch commit creates the master job, every slide job, the story's claim and the
+# idempotency record: N + 3 writes, and Firestore allows 500 in a commit.
+SLIDES_LIMIT = 497
+
+# The image function's timeout.
 IMAGE_TIMEOUT_SECONDS = 300
 IMAGE_STORE_SECONDS = 30
+
+
+def openai_timeout_seconds(image_timeout_seconds: int) -> int:
+    """OpenAI's own timeout, leaving the image function time to store and record the image."""
+    return image_timeout_seconds - IMAGE_STORE_SECONDS

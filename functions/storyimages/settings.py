@@ -146,7 +146,7 @@ class OpenAISettings(EnvSettings):
     api_key_secret_id: str | None = Field(default=None, alias="OPENAI_API_KEY_SECRET_ID")
     base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     timeout_seconds: float = Field(
-        default=defaults.IMAGE_TIMEOUT_SECONDS - defaults.IMAGE_STORE_SECONDS, alias="OPENAI_TIMEOUT_SECONDS", gt=0
+        default=defaults.openai_timeout_seconds(defaults.IMAGE_TIMEOUT_SECONDS), alias="OPENAI_TIMEOUT_SECONDS", gt=0
     )
     # Step Functions owns retries so that each one shows in the execution history.
     max_retries: int = Field(default=0, alias="OPENAI_MAX_RETRIES", ge=0, le=5)
@@ -161,15 +161,19 @@ class OpenAISettings(EnvSettings):
 
 class StartSettings(EnvSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
-    delay_seconds: int = Field(default=defaults.DELAY_SECONDS, alias="DELAY_SECONDS", ge=0, le=3600)
-    max_concurrency: int = Field(default=defaults.MAX_CONCURRENCY, alias="MAX_CONCURRENCY", ge=1, le=40)
-    # One batch commit creates the master job, every slide job, the story's claim and the
-    # idempotency record: N + 3 writes, and Firestore allows 500 in a commit.
-    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="MAX_SLIDES", ge=1, le=497)
+    delay_seconds: int = Field(
+        default=defaults.DELAY_SECONDS, alias="DELAY_SECONDS", ge=0, le=defaults.DELAY_SECONDS_LIMIT
+    )
+    max_concurrency: int = Field(
+        default=defaults.MAX_CONCURRENCY, alias="MAX_CONCURRENCY", ge=1, le=defaults.CONCURRENCY_LIMIT
+    )
+    max_slides: int = Field(default=defaults.MAX_SLIDES, alias="MAX_SLIDES", ge=1, le=defaults.SLIDES_LIMIT)
     seconds_per_image: int = Field(
         default=defaults.ESTIMATED_SECONDS_PER_IMAGE, alias="ESTIMATED_SECONDS_PER_IMAGE", ge=1
     )
-    max_delay_seconds: int = Field(default=defaults.MAX_DELAY_SECONDS, alias="MAX_DELAY_SECONDS", ge=0, le=3600)
+    max_delay_seconds: int = Field(
+        default=defaults.MAX_DELAY_SECONDS, alias="MAX_DELAY_SECONDS", ge=0, le=defaults.DELAY_SECONDS_LIMIT
+    )
     allowed_sizes: str = Field(default=",".join(defaults.ALLOWED_IMAGE_SIZES), alias="ALLOWED_IMAGE_SIZES")
     allowed_qualities: str = Field(default=",".join(defaults.ALLOWED_IMAGE_QUALITIES), alias="ALLOWED_IMAGE_QUALITIES")
 

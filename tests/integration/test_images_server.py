@@ -19,6 +19,7 @@ from PIL import Image
 from local_stack.images_server import (
     GPT_IMAGE_2,
     MODEL_FAMILIES,
+    QUICK_SIZE,
     ImagesApp,
     ImagesServer,
     SizeRules,
@@ -27,8 +28,7 @@ from local_stack.images_server import (
 from local_stack.scene import read_traits
 
 MODEL = "gpt-image-2"
-# The smallest 16:10 size gpt-image-2 takes: 655,360 pixels, OpenAI's floor.
-SIZE = "1024x640"
+SIZE = QUICK_SIZE
 PROMPT = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the forest."
 EDIT_PROMPT = "Use the reference image for character consistency.\nScene: Pip by the lake at night."
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from local_stack.images_server import CONTENT_POLICY_MARKER, ImagesServer, start_images_server
+from local_stack.images_server import CONTENT_POLICY_MARKER, QUICK_SIZE, ImagesServer, start_images_server
 from local_stack.scene import read_traits
 from storyimages.adapters.openai_images import OpenAIImageGenerator
 from storyimages.domain.errors import (
@@ -27,7 +27,7 @@ from storyimages.domain.ports import ImageRequest
 from storyimages.settings import OpenAISettings
 
 # The smallest 16:10 size gpt-image-2 takes (655,360 pixels); non-square, so a swapped width and height shows.
-SPEC = ImageSpec(model="gpt-image-2", size="1024x640", quality="low")
+SPEC = ImageSpec(model="gpt-image-2", size=QUICK_SIZE, quality="low")
 SLIDE_1 = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the forest."
 SLIDE_2 = "Use the reference image for character consistency.\nScene: An owl by the lake at night."
 
