@@ -80,7 +80,9 @@ def test_given_one_configuration_when_run_locally_then_timeout_and_memory_are_th
     assert (running.timeout_seconds, running.memory_mb) == (properties["Timeout"], properties["MemorySize"])
 
 
-def test_given_the_template_log_level_when_run_locally_then_the_handlers_log_at_it(template, local) -> None:
+def test_given_the_template_log_level_when_run_locally_then_the_handlers_are_configured_with_it(
+    template, local
+) -> None:
     deployed = function(template, "StartGeneration")[1]["Properties"]["Environment"]["Variables"]
 
     assert deployed["POWERTOOLS_LOG_LEVEL"] == local.environment("StartGeneration")["POWERTOOLS_LOG_LEVEL"] == "INFO"

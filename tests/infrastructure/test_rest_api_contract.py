@@ -250,7 +250,7 @@ def test_given_a_request_api_gateway_refuses_itself_when_sent_to_the_local_gatew
         assert all(name not in response.headers for name in absent)
 
 
-def test_given_the_template_when_its_authorizer_is_read_then_the_local_gateway_applies_the_same_checks(
+def test_given_the_template_when_its_authorizer_is_read_then_it_is_configured_from_the_rest_api_contract(
     template,
 ) -> None:
     (authorizer,) = resources(template, "AWS::ApiGateway::Authorizer").values()
