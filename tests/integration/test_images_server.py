@@ -23,7 +23,6 @@ from local_stack.images_server import (
     ImagesApp,
     ImagesServer,
     SizeRules,
-    start_images_server,
 )
 from local_stack.scene import read_traits
 
@@ -33,20 +32,6 @@ PROMPT = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the fores
 EDIT_PROMPT = "Use the reference image for character consistency.\nScene: Pip by the lake at night."
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ImagesServer]:
-    running = start_images_server()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_server(server: ImagesServer) -> Iterator[None]:
-    server.reset()
-    yield
-    server.reset()
-
-
 @pytest.fixture
 def client(server: ImagesServer) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=server.api_url, api_key="sk-local", max_retries=0, timeout=30) as sdk:
@@ -54,9 +39,9 @@ def client(server: ImagesServer) -> Iterator[openai.OpenAI]:
 
 
 @pytest.fixture(scope="module")
-def reference(server: ImagesServer) -> bytes:
+def reference(module_images_server: ImagesServer) -> bytes:
     """A slide-1 image to edit from."""
-    with openai.OpenAI(base_url=server.api_url, api_key="sk-local", max_retries=0) as sdk:
+    with openai.OpenAI(base_url=module_images_server.api_url, api_key="sk-local", max_retries=0) as sdk:
         answer = sdk.images.generate(model=MODEL, prompt=PROMPT, size=SIZE, quality="low")
     assert answer.data and answer.data[0].b64_json
     return base64.b64decode(answer.data[0].b64_json)

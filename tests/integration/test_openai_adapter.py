@@ -8,13 +8,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from local_stack.images_server import CONTENT_POLICY_MARKER, QUICK_SIZE, ImagesServer, start_images_server
+from local_stack.images_server import CONTENT_POLICY_MARKER, QUICK_SIZE, ImagesServer
 from local_stack.scene import read_traits
 from storyimages.adapters.openai_images import OpenAIImageGenerator
 from storyimages.domain.errors import (
@@ -30,20 +29,6 @@ from storyimages.settings import OpenAISettings
 SPEC = ImageSpec(model="gpt-image-2", size=QUICK_SIZE, quality="low")
 SLIDE_1 = "Characters: Pip, a small fox.\nScene: Pip finds a lantern in the forest."
 SLIDE_2 = "Use the reference image for character consistency.\nScene: An owl by the lake at night."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ImagesServer]:
-    running = start_images_server()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def clean_server(server: ImagesServer) -> Iterator[None]:
-    server.reset()
-    yield
-    server.reset()
 
 
 def adapter(server: ImagesServer, *, timeout: float = 10.0) -> OpenAIImageGenerator:
