@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
 
-from tests.handler_imports import HANDLERS, SPECS, cold_import  # noqa: E402
+from tests.handler_imports import cold_import  # noqa: E402
+from tools.handler_environment import HANDLERS, SPECS  # noqa: E402
 
 HEAVY = {"openai", "firebase_admin", "grpc", "boto3", "pydantic"}
 

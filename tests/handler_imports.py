@@ -9,9 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tools.handler_environment import HANDLERS, LAMBDA_ENV, SPECS, lambda_environment
-
-__all__ = ["HANDLERS", "LAMBDA_ENV", "SPECS", "cold_import", "lambda_environment"]
+from tools.handler_environment import lambda_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 

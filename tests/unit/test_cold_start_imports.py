@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.handler_imports import HANDLERS, cold_import
+from tests.handler_imports import cold_import
+from tools.handler_environment import HANDLERS
 
 DEV_ONLY = {"moto", "werkzeug", "PIL", "pytest", "local_stack", "tests", "flask"}
 
