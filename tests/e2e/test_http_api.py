@@ -161,6 +161,24 @@ def test_given_stories_outside_the_schema_when_started_then_422_and_no_job(stack
         assert list(query.stream()) == []
 
 
+def test_given_a_slide_text_stored_as_bytes_when_started_then_422_naming_it_and_no_job(stack, api, new_story) -> None:
+    # Given a story whose second slide's text Firestore holds as bytes (a Blob), not a string
+    story = f"{new_story(1)}-bytes"
+    stack.db.collection("stories").document(story).create(
+        {"ownerId": "user-1", "slides": [{"text": "A fox wakes."}, {"text": b"A fox naps."}]}
+    )
+
+    # When it is started
+    response = api.start(story)
+
+    # Then it is refused as outside the schema, naming the field, and no job is recorded
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (422, "INVALID_STORY")
+    assert error["details"] == [{"field": "slides.1.text", "problem": "Input should be a valid string"}]
+    query = stack.db.collection("imageJobs").where(filter=FieldFilter("storyId", "==", story))
+    assert list(query.stream()) == []
+
+
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [

@@ -137,6 +137,19 @@ def test_given_a_malformed_story_when_started_then_invalid_story_and_nothing_rec
     assert starter.jobs.jobs == {}
 
 
+def test_given_a_slide_text_stored_as_bytes_when_started_then_invalid_story_and_nothing_recorded(starter) -> None:
+    # Given a story whose slide text Firestore holds as bytes, not as a string
+    starter.stories.stories["blob"] = {"ownerId": "user-1", "slides": [{"text": "fine"}, {"text": b"A fox naps."}]}
+
+    # When it is started
+    with pytest.raises(InvalidStory) as caught:
+        starter("blob")
+
+    # Then it is refused, naming the slide's field, and nothing is recorded or started
+    assert [problem["field"] for problem in caught.value.details] == ["slides.1.text"]
+    assert (starter.jobs.jobs, starter.jobs.commits, starter.workflow.started) == ({}, [], {})
+
+
 def test_given_step_functions_down_when_started_then_the_job_is_failed_and_the_story_free(starter) -> None:
     starter.workflow.unavailable = True
 

@@ -66,3 +66,30 @@ def test_given_more_slides_than_allowed_when_validated_then_too_many_slides() ->
 def test_given_a_reference_when_the_image_prompt_is_built_then_it_asks_to_keep_the_characters() -> None:
     assert image_prompt("Scene: x", with_reference=True) == f"{REFERENCE_INSTRUCTION}\nScene: x"
     assert image_prompt("Scene: x", with_reference=False) == "Scene: x"
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"ownerId": "u", "slides": [{"text": b"A fox naps."}]}, "slides.0.text"),
+        ({"ownerId": "u", "slides": [{"text": "x", "imagePrompt": b"A fox naps."}]}, "slides.0.imagePrompt"),
+        ({"ownerId": "u", "slides": [{"text": bytearray(b"A fox naps.")}]}, "slides.0.text"),
+        ({"ownerId": b"u", "slides": [{"text": "x"}]}, "ownerId"),
+        ({"ownerId": "u", "title": b"The Fox", "slides": [{"text": "x"}]}, "title"),
+        ({"ownerId": "u", "style": b"watercolour", "slides": [{"text": "x"}]}, "style"),
+        ({"ownerId": "u", "characters": b"Juniper", "slides": [{"text": "x"}]}, "characters"),
+    ],
+)
+def test_given_a_field_stored_as_bytes_when_validated_then_invalid_story_names_it(
+    document: dict[str, object], field: str
+) -> None:
+    # Given a story whose field Firestore holds as bytes (a Blob), not as a string
+
+    # When it is validated
+    with pytest.raises(InvalidStory) as caught:
+        Story.from_document("s1", document, max_slides=10)
+
+    # Then it is refused, naming the field and saying a string was expected
+    assert caught.value.code == "INVALID_STORY"
+    problems = {problem["field"]: problem["problem"] for problem in caught.value.details}
+    assert problems[field] == "Input should be a valid string"

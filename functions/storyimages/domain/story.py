@@ -9,6 +9,9 @@ Accepted schema of `stories/{storyId}` (fields not listed are the app's and are 
     slides      array, required, 1..MAX_SLIDES items, in reading order:
         text         string: the slide's narration
         imagePrompt  string, optional: what to draw; defaults to `text`
+
+"string" means a Firestore string: a field stored as bytes (a Blob), a number or anything else
+makes the story INVALID_STORY, naming the field; nothing is converted.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ MAX_PROMPT_CHARS = 4000
 class Slide(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    text: str = Field(default="", max_length=MAX_PROMPT_CHARS)
-    image_prompt: str | None = Field(default=None, alias="imagePrompt", max_length=MAX_PROMPT_CHARS)
+    text: str = Field(default="", max_length=MAX_PROMPT_CHARS, strict=True)
+    image_prompt: str | None = Field(default=None, alias="imagePrompt", max_length=MAX_PROMPT_CHARS, strict=True)
 
     @model_validator(mode="after")
     def _has_something_to_draw(self) -> Slide:
@@ -43,10 +46,11 @@ class Slide(BaseModel):
 class Story(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    owner_id: str = Field(alias="ownerId", min_length=1)
-    title: str = Field(default="", max_length=500)
-    style: str = Field(default="", max_length=1000)
-    characters: str = Field(default="", max_length=2000)
+    # strict: pydantic would otherwise decode bytes into a string.
+    owner_id: str = Field(alias="ownerId", min_length=1, strict=True)
+    title: str = Field(default="", max_length=500, strict=True)
+    style: str = Field(default="", max_length=1000, strict=True)
+    characters: str = Field(default="", max_length=2000, strict=True)
     slides: tuple[Slide, ...] = Field(min_length=1)
 
     @classmethod
