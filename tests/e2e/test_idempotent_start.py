@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from tests.conftest import TEST_IMAGE_SIZE
 from tests.workflow_runs import master_jobs_of, wait_for
 
 
@@ -81,6 +82,35 @@ def test_given_an_idempotency_key_when_reused_for_another_body_then_422(stack, a
     reused = api.start(story, headers={"Idempotency-Key": "k-1"}, useCharacterConsistency=False)
 
     assert (reused.status_code, reused.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_given_an_idempotency_key_when_the_request_comes_again_naming_the_defaults_then_the_same_job_comes_back(
+    stack, api, new_story, images
+) -> None:
+    # Given a keyed start that left every option to the deployment (no pause, quick images, medium)
+    story = new_story(1)
+    first = api.start(story, headers={"Idempotency-Key": "k-defaults"})
+
+    # When the same request comes again, naming each default it was given
+    again = api.start(
+        story,
+        headers={"Idempotency-Key": "k-defaults"},
+        delaySeconds=0,
+        size=TEST_IMAGE_SIZE,
+        quality="medium",
+        useCharacterConsistency=True,
+        webhookUrl=None,
+    )
+    # and once more naming one option differently
+    different = api.start(story, headers={"Idempotency-Key": "k-defaults"}, delaySeconds=1)
+
+    # Then the equivalent request replays the first job; the different one is refused
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json()["data"]["masterJobId"] == first.json()["data"]["masterJobId"]
+    assert again.json()["data"]["idempotentReplay"] is True
+    assert (different.status_code, different.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert len(master_jobs_of(stack, story)) == 1
+    api.wait(first.json()["data"]["masterJobId"])
 
 
 def test_given_a_job_stopped_from_the_console_when_the_story_is_started_then_the_story_is_not_locked(

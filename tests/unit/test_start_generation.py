@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import pytest
 
@@ -385,3 +385,82 @@ def test_given_a_key_older_than_a_day_when_sent_again_then_it_starts_a_new_job(s
     assert again.created
     assert again.master_job_id != first.master_job_id
     assert starter.jobs.idempotency[next(iter(starter.jobs.idempotency))].job_id == again.master_job_id
+
+
+@pytest.mark.parametrize(
+    "spelled_out",
+    [
+        StartCommand("fox", options=StartOptions(delay_seconds=2)),
+        StartCommand("fox", options=StartOptions(size="1024x1024")),
+        StartCommand("fox", options=StartOptions(quality="medium")),
+        StartCommand("fox", options=StartOptions(delay_seconds=2, size="1024x1024", quality="medium")),
+        StartCommand("fox", use_character_consistency=True, options=StartOptions(webhook_url=None)),
+    ],
+)
+def test_given_a_key_when_the_request_is_repeated_with_the_defaults_spelled_out_then_the_first_job_is_replayed(
+    starter, spelled_out: StartCommand
+) -> None:
+    # Given a keyed request that left every option to the deployment's defaults
+    first = starter(StartCommand("fox", idempotency_key="order-43"))
+
+    # When the same request comes again with the same key, naming the defaults it got
+    again = starter(replace(spelled_out, idempotency_key="order-43"))
+
+    # Then it is the same request: the first job comes back and no other is made
+    assert (again.master_job_id, again.replayed) == (first.master_job_id, True)
+    assert list(starter.jobs.jobs) == [first.master_job_id]
+
+
+# A value other than the default (delay 2, 1024x1024, medium, no webhook) for every option.
+NOT_THE_DEFAULT = {
+    "delay_seconds": 0,
+    "size": "1536x1024",
+    "quality": "high",
+    "webhook_url": "https://hooks.example.com/x",
+}
+
+
+def test_given_the_start_options_when_listed_then_each_has_a_case_in_the_idempotency_tests() -> None:
+    # A new option must be part of what makes two keyed requests the same request.
+    assert {option.name for option in fields(StartOptions)} == set(NOT_THE_DEFAULT)
+    assert {f.name for f in fields(StartCommand)} == {
+        "story_id",
+        "use_character_consistency",
+        "options",
+        "idempotency_key",
+    }
+
+
+@pytest.mark.parametrize(
+    "different",
+    [
+        *(StartCommand("fox", options=StartOptions(**{name: value})) for name, value in NOT_THE_DEFAULT.items()),
+        StartCommand("fox", use_character_consistency=False),
+    ],
+)
+def test_given_a_key_when_a_request_differing_from_the_defaults_reuses_it_then_it_is_refused(
+    starter, different: StartCommand
+) -> None:
+    # Given a keyed request that left every option to the deployment's defaults
+    first = starter(StartCommand("fox", idempotency_key="order-44"))
+
+    # When a request asking for something other than a default reuses the key
+    with pytest.raises(IdempotencyKeyReused):
+        starter(replace(different, idempotency_key="order-44"))
+
+    # Then nothing else is made
+    assert list(starter.jobs.jobs) == [first.master_job_id]
+
+
+def test_given_a_key_used_with_explicit_options_when_the_defaults_are_left_out_then_the_first_job_is_replayed(
+    starter,
+) -> None:
+    # Given a keyed request that named every option, each equal to the deployment's default
+    options = StartOptions(delay_seconds=2, size="1024x1024", quality="medium")
+    first = starter(StartCommand("fox", options=options, idempotency_key="order-45"))
+
+    # When it comes again leaving them out
+    again = starter(StartCommand("fox", idempotency_key="order-45"))
+
+    # Then the first job comes back
+    assert (again.master_job_id, again.replayed) == (first.master_job_id, True)

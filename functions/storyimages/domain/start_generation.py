@@ -68,14 +68,6 @@ class StartCommand:
     options: StartOptions = field(default_factory=StartOptions)
     idempotency_key: str | None = None
 
-    def fingerprint(self) -> dict[str, Any]:
-        """What makes two requests the same request, for Idempotency-Key."""
-        return {
-            "storyId": self.story_id,
-            "useCharacterConsistency": self.use_character_consistency,
-            "options": self.options.__dict__,
-        }
-
 
 @dataclass(frozen=True)
 class StartedJob:
@@ -127,7 +119,7 @@ def start_generation(
     config: GenerationConfig,
 ) -> StartedJob:
     spec, delay, webhook_url = _resolve_options(command.options, config, resolver)
-    idempotency = _idempotency(command, caller, clock)
+    idempotency = _idempotency(command, fingerprint(command, spec, delay, webhook_url), caller, clock)
     if idempotency is not None and (replay := _replay(idempotency, jobs, config, clock)):
         return replay
 
@@ -206,14 +198,31 @@ def _resolve_options(
     )
 
 
-def _idempotency(command: StartCommand, caller: Caller, clock: Clock) -> IdempotencyRecord | None:
+def fingerprint(command: StartCommand, image: ImageSpec, delay_seconds: int, webhook_url: str | None) -> dict[str, Any]:
+    """What makes two requests the same request, for Idempotency-Key: every choice a start
+    request makes, with the deployment's defaults filled in where it left one out, so a request
+    naming a default is the request that left it out. Every field of StartCommand and
+    StartOptions but the key itself appears here (a unit test keeps it so)."""
+    return {
+        "storyId": command.story_id,
+        "useCharacterConsistency": command.use_character_consistency,
+        "delaySeconds": delay_seconds,
+        "size": image.size,
+        "quality": image.quality,
+        "webhookUrl": webhook_url,
+    }
+
+
+def _idempotency(
+    command: StartCommand, request: dict[str, Any], caller: Caller, clock: Clock
+) -> IdempotencyRecord | None:
     """The record this request would leave; its job id is filled in once the job exists."""
     if command.idempotency_key is None:
         return None
     return IdempotencyRecord(
         key_id=key_id(caller.uid, command.idempotency_key),
         owner_id=caller.uid,
-        request_hash=request_hash(command.fingerprint()),
+        request_hash=request_hash(request),
         job_id="",
         created_at=clock.now(),
     )
