@@ -134,6 +134,43 @@ def test_given_malformed_json_when_posted_then_400(stack, api) -> None:
     assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"storyId": "a", "storyId": "b"}',
+        '{"storyId": "abc", "delaySeconds": 0, "delaySeconds": 5}',
+        '{"storyId": "abc", "nested": {"x": 1, "x": 2}}',
+    ],
+)
+def test_given_a_body_repeating_a_key_when_posted_then_400_naming_the_key(stack, api, body: str) -> None:
+    # Given a JSON body that names the same key twice in one object (JSON leaves the meaning open)
+
+    # When it is posted to the start route
+    response = requests.post(
+        f"{stack.url}{START}", data=body, headers=api.headers({"Content-Type": "application/json"}), timeout=10
+    )
+
+    # Then it is refused as malformed, saying which key, before anything reads it
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (400, "MALFORMED_JSON")
+    assert "more than once" in error["message"]
+
+
+def test_given_a_body_repeating_a_key_when_posted_to_cancel_and_retry_then_400(stack, api) -> None:
+    # Given a job id (the body is refused before the job is looked up)
+    for action in ("cancel", "retry"):
+        # When a body repeating a key is posted to the route
+        response = requests.post(
+            f"{stack.url}/api/images/master-job/auto-gen-nothing-1/{action}",
+            data='{"a": 1, "a": 2}',
+            headers=api.headers({"Content-Type": "application/json"}),
+            timeout=10,
+        )
+
+        # Then it is refused like on the start route
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "MALFORMED_JSON"), action
+
+
 def test_given_an_oversized_body_when_posted_then_413(stack, api) -> None:
     body = '{"storyId": "abc", "padding": "' + "x" * 20_000 + '"}'
 

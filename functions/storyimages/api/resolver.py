@@ -15,11 +15,37 @@ from storyimages.settings import ApiSettings
 
 Next = Callable[[APIGatewayRestResolver], Response[Any]]
 Middleware = Callable[[APIGatewayRestResolver, Next], Response[Any]]
+# How much of a repeated key an error message quotes.
+_QUOTED_KEY_CHARS = 60
+
+
+def parse_json_body(body: str) -> Any:
+    """Every request body is parsed here (the gate and Powertools' validation both read the
+    event's `json_body`, which calls this): JSON as RFC 8259 allows it, except that an object
+    naming the same key twice is refused rather than left to whichever value a parser keeps."""
+    try:
+        return json.loads(body, object_pairs_hook=_refuse_repeated_keys)
+    except (RecursionError, ValueError):
+        raise MalformedJson("the request body is not valid UTF-8 JSON") from None
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            quoted = json.dumps(key[:_QUOTED_KEY_CHARS])
+            raise MalformedJson(
+                f"the request body names the key {quoted} more than once in one object",
+                details={"key": key[:_QUOTED_KEY_CHARS]},
+            )
+        document[key] = value
+    return document
 
 
 def body_gate(max_bytes: int) -> Middleware:
-    """Refuse, before anything parses it, a body larger than we ever need (API Gateway allows
-    10 MB), one that is not JSON, or JSON nested past what a parser should follow."""
+    """Refuse, before the validation reads it, a body larger than we ever need (API Gateway allows
+    10 MB), one that is not JSON, JSON nested past what a parser should follow, or JSON naming
+    a key twice in one object: on every route, whether it reads a body or not."""
 
     def gate(app: APIGatewayRestResolver, next_middleware: Next) -> Response[Any]:
         event = app.current_event
@@ -32,8 +58,8 @@ def body_gate(max_bytes: int) -> Middleware:
             raise UnsupportedMediaType("send the body as application/json")
         if body:
             try:
-                json.loads(event.decoded_body or "")
-            except (RecursionError, UnicodeDecodeError, ValueError):
+                _ = event.json_body  # parsed by parse_json_body; cached for the validation to reuse
+            except (UnicodeDecodeError, ValueError):  # not base64, or not UTF-8
                 raise MalformedJson("the request body is not valid UTF-8 JSON") from None
         return next_middleware(app)
 
@@ -52,7 +78,7 @@ def api_resolver(settings: ApiSettings) -> APIGatewayRestResolver:
         if origins
         else None
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors)
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=parse_json_body)
     # Powertools always runs request validation before any middleware added with use(); the
     # gate has to come first (parsing a huge or non-JSON body is what it refuses), so it wraps
     # the validation middleware itself.
