@@ -1,7 +1,8 @@
 """Throw a catalogue of hostile and careless requests at the API on the local stack and print
-what each one got: the record of what was tried against the API.
+what each one got: the record of what was tried against the API. No request may answer a
+5xx: the output ends with how many did, and the exit status is 1 if any did.
 
-    .venv/bin/python bench/api_probe.py
+    PYTHONPATH=functions:. .venv/bin/python bench/api_probe.py
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ from tests.stories import story_document  # noqa: E402
 
 # A three-slide job pausing this long between images runs for 20 s; without pauses it ends in 1 s.
 RUNNING_JOB_DELAY_SECONDS = 10
+MASTER_JOB = "/api/images/master-job"
 
 
-def main() -> None:
+def main() -> int:
     with LocalStack(bench_config()) as stack:
         for story_id, uid in (("probe-story", "user-1"), ("probe-race", "user-1"), ("other-story", "user-2")):
             stack.db.collection("stories").document(story_id).create(story_document(3, owner=uid))
+        stack.db.collection("stories").document("probe-idem").create(story_document(1))
         stack.db.collection("stories").document("probe-empty").create({"ownerId": "user-1", "slides": []})
+        # A slide text Firestore holds as bytes (a Blob), not as a string.
+        stack.db.collection("stories").document("probe-bytes").create(
+            {"ownerId": "user-1", "slides": [{"text": "A fox wakes."}, {"text": b"A fox naps."}]}
+        )
         owner, stranger = ApiClient(stack.url, stack.token("user-1")), ApiClient(stack.url, stack.token("user-2"))
         anonymous = ApiClient(stack.url, None)
         now = int(time.time())
@@ -39,6 +46,8 @@ def main() -> None:
         forged.key_id = stack.identities.key.key_id
         # Pauses long enough that the job still runs when the probes that need a running job come.
         job = owner.start_job("probe-story", delaySeconds=RUNNING_JOB_DELAY_SECONDS)
+        slide_job = f"{job}-slide-1"  # a slide job's id, where a master job's id goes
+        as_json = owner.headers({"Content-Type": "application/json"})
         attempts: list[tuple[str, Any]] = [
             ("no Authorization header", lambda: anonymous.start("probe-story")),
             ("Basic credentials", lambda: _raw(stack, "POST", START, {"Authorization": "Basic dXNlcjpwdw=="})),
@@ -69,9 +78,28 @@ def main() -> None:
             ("story id with a slash", lambda: owner.start("../../etc")),
             ("story id of 41 characters", lambda: owner.start("s" * 41)),
             ("story with no slides", lambda: owner.start("probe-empty")),
+            ("story with a slide text stored as bytes", lambda: owner.start("probe-bytes")),
             (
                 "malformed JSON",
                 lambda: _raw(stack, "POST", START, owner.headers({"Content-Type": "application/json"}), "{oops"),
+            ),
+            (
+                "duplicate key: storyId twice",
+                lambda: _raw(stack, "POST", START, as_json, '{"storyId":"probe-story","storyId":"other-story"}'),
+            ),
+            (
+                "duplicate key: delaySeconds twice",
+                lambda: _raw(
+                    stack, "POST", START, as_json, '{"storyId":"probe-idem","delaySeconds":0,"delaySeconds":60}'
+                ),
+            ),
+            (
+                "duplicate key in a nested object",
+                lambda: _raw(stack, "POST", START, as_json, '{"storyId":"probe-idem","x":{"a":1,"a":2}}'),
+            ),
+            (
+                "duplicate key in a cancel body",
+                lambda: _raw(stack, "POST", f"{MASTER_JOB}/auto-gen-nothing-1/cancel", as_json, '{"a":1,"a":2}'),
             ),
             (
                 "body that is not UTF-8",
@@ -115,21 +143,50 @@ def main() -> None:
             ("webhook with file:// scheme", lambda: owner.start("probe-story", webhookUrl="file:///etc/passwd")),
             ("start while the story's job runs", lambda: owner.start("probe-story")),
             ("Idempotency-Key reused for another body", lambda: _reuse_key(owner)),
+            ("Idempotency-Key again, defaults named", lambda: _equivalent_key(owner)),
             ("retry a running job", lambda: owner.retry(job)),
             ("unknown route", lambda: _raw(stack, "GET", "/api/admin", owner.headers())),
             ("wrong method", lambda: _raw(stack, "DELETE", START, owner.headers())),
-            ("job id with spaces", lambda: _raw(stack, "GET", "/api/images/master-job/a%20b", owner.headers())),
+            ("job id with spaces", lambda: _raw(stack, "GET", f"{MASTER_JOB}/a%20b", owner.headers())),
+            ("slide job id as a job id: status", lambda: owner.status(slide_job)),
+            ("slide job id as a job id: cancel", lambda: owner.cancel(slide_job)),
+            ("slide job id as a job id: retry", lambda: owner.retry(slide_job)),
+            ("someone else's slide job id as a job id: status", lambda: stranger.status(slide_job)),
+            ("someone else's slide job id as a job id: cancel", lambda: stranger.cancel(slide_job)),
+            ("someone else's slide job id as a job id: retry", lambda: stranger.retry(slide_job)),
         ]
-        print(f"{'attempt':<46}{'status':>7}  code")
+        print(f"{'attempt':<50}{'status':>7}  code")
+        server_errors: list[str] = []
         for name, attempt in attempts:
             response = attempt()
-            print(f"{name:<46}{response.status_code:>7}  {_code(response)}")
-        print(f"{'20 identical starts at once':<46}{_race(owner):>7}")
+            print(f"{name:<50}{response.status_code:>7}  {_code(response)}")
+            if response.status_code >= 500:
+                server_errors.append(name)
+        summary, race_errors = _race(owner)
+        print(f"{'20 identical starts at once':<50}{summary}")
+        server_errors += ["20 identical starts at once"] * race_errors
         _settle(stack)
+    print(f"5xx answers: {len(server_errors)} (over {len(attempts)} cases and 20 racing starts)")
+    for name in server_errors:
+        print(f"  5xx: {name}")
+    return 1 if server_errors else 0
 
 
 def _raw(stack: LocalStack, method: str, path: str, headers: dict[str, str], body: Any = None) -> requests.Response:
     return requests.request(method, f"{stack.url}{path}", headers=headers, data=body, timeout=30)
+
+
+def _equivalent_key(client: ApiClient) -> requests.Response:
+    """The same request twice under one key, the second naming the defaults the first was given
+    (this stack pauses 0 s): the first job again, replayed."""
+    client.start("probe-idem", headers={"Idempotency-Key": "probe-defaults"})
+    return client.start(
+        "probe-idem",
+        headers={"Idempotency-Key": "probe-defaults"},
+        delaySeconds=0,
+        useCharacterConsistency=True,
+        webhookUrl=None,
+    )
 
 
 def _reuse_key(client: ApiClient) -> requests.Response:
@@ -137,7 +194,8 @@ def _reuse_key(client: ApiClient) -> requests.Response:
     return client.start("probe-race", headers={"Idempotency-Key": "probe-key"}, useCharacterConsistency=False)
 
 
-def _race(client: ApiClient) -> str:
+def _race(client: ApiClient) -> tuple[str, int]:
+    """What 20 identical starts at once got, and how many answered 5xx."""
     client.wait(client.start("probe-race").json()["data"]["masterJobId"])
     # Each start function's environment serves one request at a time, so 20 at once need 20
     # environments: start them first (20 starts of a story that does not exist), or the cold
@@ -146,9 +204,14 @@ def _race(client: ApiClient) -> str:
     _at_once(lambda: client.start("no-such-story"))
     # The job pauses between images, so that it outlasts the 20 requests (two cores serve them).
     answers = _at_once(lambda: client.start("probe-race", delaySeconds=RUNNING_JOB_DELAY_SECONDS))
-    jobs = {a.json()["data"]["masterJobId"] for a in answers}
+    failed = [a for a in answers if a.status_code >= 500]
+    jobs = {a.json()["data"]["masterJobId"] for a in answers if a.ok}
     created = sum(a.status_code == 202 for a in answers)
-    return f"  {created} created, {len(answers) - created} told 'already running', {len(jobs)} job id"
+    told = sum(a.status_code == 200 for a in answers)
+    summary = f"  {created} created, {told} told 'already running', {len(jobs)} job id"
+    if len(answers) != created + told:
+        summary += ", " + ", ".join(f"{a.status_code} {_code(a)}" for a in answers if not 200 <= a.status_code <= 202)
+    return summary, len(failed)
 
 
 def _at_once(request: Callable[[], requests.Response], count: int = 20) -> list[requests.Response]:
@@ -177,11 +240,18 @@ def _settle(stack: LocalStack, timeout: float = 120.0) -> None:
 
 
 def _code(response: requests.Response) -> str:
+    """The error's code; for a start that answered an existing job, which one it was."""
     try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
+        body = response.json()
+        if response.ok:
+            data = body["data"]
+            if data.get("idempotentReplay"):
+                return "replayed"
+            return "already running" if data.get("alreadyRunning") else "-"
+        return str(body["error"]["code"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return "-" if response.ok else response.text[:40]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
