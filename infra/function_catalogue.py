@@ -22,6 +22,8 @@ MEMORY_MB = 512  # the image function mostly waits on OpenAI and passes bytes th
 API_TIMEOUT_SECONDS = rest_api.INTEGRATION_TIMEOUT_SECONDS  # API Gateway answers 504 by then anyway
 AUTHORIZER_TIMEOUT_SECONDS = 10
 TASK_TIMEOUT_SECONDS = 60
+# Ends a job whose execution ended without ending it; EventBridge invokes it on that event.
+END_ABANDONED_JOB_HANDLER = "storyimages.handlers.end_abandoned_job:handler"
 
 
 class Reference(StrEnum):
@@ -69,8 +71,14 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
         "STORYIMAGES_ENV": config.environment,
         "FIREBASE_PROJECT_ID": config.firebase_project_id,
     }
-    firestore = common | {"FIREBASE_CREDENTIALS_SECRET_ID": Reference.FIREBASE_SERVICE_ACCOUNT}
-    api = firestore | {"CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins)}
+    firestore = common | {
+        "FIREBASE_CREDENTIALS_SECRET_ID": Reference.FIREBASE_SERVICE_ACCOUNT,
+        "FIRESTORE_DEADLINE_SECONDS": str(defaults.FIRESTORE_TASK_DEADLINE_SECONDS),
+    }
+    api = firestore | {
+        "CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins),
+        "FIRESTORE_DEADLINE_SECONDS": str(defaults.FIRESTORE_API_DEADLINE_SECONDS),
+    }
     generation: dict[str, str | Reference] = {
         "DELAY_SECONDS": str(config.delay_seconds),
         "MAX_DELAY_SECONDS": str(config.max_delay_seconds),
@@ -91,7 +99,9 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
     tasks = {placeholder.removesuffix("FunctionArn"): handler for placeholder, handler in TASK_FUNCTIONS.items()}
     specs = [
         FunctionSpec("Authorizer", AUTHORIZER_HANDLER, common, AUTHORIZER_TIMEOUT_SECONDS),
-        FunctionSpec("StartGeneration", routes["StartGeneration"], api | generation | workflows, API_TIMEOUT_SECONDS),
+        FunctionSpec(
+            "StartGeneration", routes["StartGeneration"], api | generation | workflows | bucket, API_TIMEOUT_SECONDS
+        ),
         FunctionSpec("JobStatus", routes["JobStatus"], api | bucket, API_TIMEOUT_SECONDS),
         FunctionSpec("JobControl", routes["JobControl"], api | generation | workflows | bucket, API_TIMEOUT_SECONDS),
         FunctionSpec(
@@ -106,9 +116,9 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
             config.image_timeout_seconds,
             reserved_concurrency=config.image_concurrency,
         ),
-        FunctionSpec("RecordSlideFailure", tasks["RecordSlideFailure"], firestore, TASK_TIMEOUT_SECONDS),
-        FunctionSpec("FinalizeJob", tasks["FinalizeJob"], firestore | notifier, TASK_TIMEOUT_SECONDS),
-        FunctionSpec("MarkJobFailed", tasks["MarkJobFailed"], firestore | notifier, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("RecordSlideFailure", tasks["RecordSlideFailure"], firestore | bucket, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("FinalizeJob", tasks["FinalizeJob"], firestore | bucket | notifier, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("MarkJobFailed", tasks["MarkJobFailed"], firestore | bucket | notifier, TASK_TIMEOUT_SECONDS),
         FunctionSpec(
             "DeliverWebhook",
             tasks["DeliverWebhook"],
@@ -116,6 +126,7 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
             TASK_TIMEOUT_SECONDS,
         ),
         FunctionSpec("RecordWebhookFailure", tasks["RecordWebhookFailure"], firestore, TASK_TIMEOUT_SECONDS),
+        FunctionSpec("EndAbandonedJob", END_ABANDONED_JOB_HANDLER, firestore | bucket | notifier, TASK_TIMEOUT_SECONDS),
     ]
     unlisted = set(tasks) - {spec.name for spec in specs}
     if unlisted:

@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.bundling import lambda_code
+from infra.capabilities.abandoned_jobs import AbandonedJobs
 from infra.capabilities.api import Api
 from infra.capabilities.functions import Functions
 from infra.capabilities.image_bucket import ImageBucket
@@ -57,6 +58,13 @@ class StoryImagesStack(Stack):
             removal_policy=removal,
         )
         self._wire(functions, workflows, images)
+        abandoned = AbandonedJobs(
+            self,
+            "AbandonedJobs",
+            state_machine=workflows.image_generation,
+            function=functions.all["EndAbandonedJob"],
+            removal_policy=removal,
+        )
         Monitoring(
             self,
             "Monitoring",
@@ -67,6 +75,7 @@ class StoryImagesStack(Stack):
                 "WebhookDelivery": workflows.webhook_delivery,
             },
             api=api.rest_api,
+            dead_letter_queues={"AbandonedJobEvents": abandoned.dead_letters},
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
@@ -105,31 +114,27 @@ class StoryImagesStack(Stack):
             webhook_machine.grant_start_execution(function)
 
         images_finding = f"{arn_of(images.bucket)}/images/*"
-        functions.bind(Reference.IMAGES_BUCKET, images.bucket.bucket_name)
-        # Presigned URLs are signed with the reading function's own credentials.
-        for function in (functions.job_status, functions.job_control):
+        # Every function given the bucket reads images (presigned URLs are signed with the
+        # reading function's own credentials; the ending tasks look for stored images).
+        for function in functions.bind(Reference.IMAGES_BUCKET, images.bucket.bucket_name):
+            writes = function is functions.generate_slide_image
             _allow(
                 function,
-                ["s3:GetObject"],
+                ["s3:GetObject", "s3:PutObject"] if writes else ["s3:GetObject"],
                 images.images_arn(),
                 finding=images_finding,
-                reason="Reads images under the images/ prefix, nothing else.",
+                reason=f"{'Writes and reads' if writes else 'Reads'} images under the images/ prefix, nothing else.",
             )
-        _allow(
-            functions.generate_slide_image,
-            ["s3:GetObject", "s3:PutObject"],
-            images.images_arn(),
-            finding=images_finding,
-            reason="Writes and reads images under the images/ prefix, nothing else.",
-        )
-        # Without ListBucket, HEAD on a missing key answers 403 instead of 404.
-        functions.generate_slide_image.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[images.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": ["images/*"]}},
+            if function is functions.job_status:
+                continue  # it presigns GETs and never asks what exists
+            # Whether an image exists is a listing by prefix (S3ImageStorage.exists).
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[images.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["images/*"]}},
+                )
             )
-        )
         functions.check_bound()
 
 

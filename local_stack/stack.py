@@ -26,12 +26,13 @@ from pydantic import ValidationError
 from infra.config import CONTEXT_KEY, StackConfig
 from infra.function_catalogue import Reference, function_name, function_specs
 from local_stack.aws import MotoAws, MotoLambdaBridge
+from local_stack.event_bus import PRODUCTION_RETRY_DELAYS, ExecutionEventBus
 from local_stack.firestore_emulator import FirestoreEmulator
 from local_stack.gateway import CERTS_PATH, Gateway, RawHeadersRequestHandler
 from local_stack.http_server import BackgroundServer
 from local_stack.identity import DevIdentities
 from local_stack.images_server import start_images_server
-from local_stack.lambda_runtime import LambdaRuntime, LocalFunction
+from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime, LocalFunction
 from local_stack.seed import EXAMPLES_DIR, example_stories, seed_stories
 from statemachine import definition
 
@@ -57,12 +58,18 @@ LOCAL_VARIABLES = (
     "WEBHOOK_ALLOW_LOOPBACK",
 )
 
-# Retries as in production but with short intervals, so a fault test takes seconds.
+# Retries as in production (the same budget of attempts) but with short intervals and caps, so
+# a fault test takes seconds.
 FAST_RETRIES: Mapping[str, int] = {
     "RateLimitRetryIntervalSeconds": 1,
-    "RateLimitRetryMaxAttempts": 3,
+    "RateLimitRetryMaxAttempts": definition.RETRY_DEFAULTS["RateLimitRetryMaxAttempts"],
+    "RateLimitRetryMaxDelaySeconds": 2,
     "TransientRetryIntervalSeconds": 1,
-    "TransientRetryMaxAttempts": 2,
+    "TransientRetryMaxAttempts": definition.RETRY_DEFAULTS["TransientRetryMaxAttempts"],
+    "TransientRetryMaxDelaySeconds": 2,
+    "StoreRetryIntervalSeconds": 1,
+    "StoreRetryMaxAttempts": definition.RETRY_DEFAULTS["StoreRetryMaxAttempts"],
+    "StoreRetryMaxDelaySeconds": 2,
     "WebhookRetryIntervalSeconds": 1,
     "WebhookRetryMaxAttempts": 2,
 }
@@ -106,6 +113,8 @@ class LocalConfig:
     examples_dir: Path | None = EXAMPLES_DIR
     webhook_allow_loopback: bool = False
     logs_dir: Path | None = None  # the Lambdas' log files; a fresh temporary folder if None
+    # Lambda's asynchronous retries of an EventBridge event (EndAbandonedJob), in seconds.
+    event_retry_delays: tuple[float, ...] = PRODUCTION_RETRY_DELAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, cdk_json: Path = CDK_JSON) -> LocalConfig:
@@ -156,6 +165,7 @@ class LocalStack:
             self.lambdas, identities=self.identities, cors_origins=self.config.deployment.cors_allowed_origins
         )
         self.images: Any = None
+        self.events: ExecutionEventBus | None = None
         self.gateway: BackgroundServer | None = None
         self.resources: dict[Reference, str] = {}
         self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -218,6 +228,15 @@ class LocalStack:
         # This process is a client of the same peers (tests, seeding, the demo).
         self._set_environment(self._local_variables() | {"MOTO_PORT": str(self.aws.port)})
         self.lambdas.deploy(self.functions())
+        self.events = ExecutionEventBus(
+            lambda: self.aws.client("stepfunctions"),
+            self.lambdas,
+            state_machine_arn=self.state_machine_arn,
+            function_name=function_name("EndAbandonedJob"),
+            account=ACCOUNT,
+            region=REGION,
+            retry_delays=self.config.event_retry_delays,
+        ).start()
         if self.config.examples_dir is not None:
             self.story_ids = seed_stories(self.db, example_stories(self.config.examples_dir))
         self.gateway.start()
@@ -259,6 +278,9 @@ class LocalStack:
             if server is not None:
                 server.stop()
         self.gateway = self.images = None
+        if self.events is not None:
+            self.events.stop()
+            self.events = None
         if self.aws.port:
             self.aws.stop()  # first: executions still running stop calling the functions
         self.lambdas.stop()

@@ -29,13 +29,22 @@ TASK_FUNCTIONS: Mapping[str, str] = {
     "RecordWebhookFailureFunctionArn": "storyimages.handlers.record_webhook_failure:handler",
 }
 
-# Production defaults: OpenAI's rate limits reset within a minute; transient faults clear fast;
-# a webhook receiver that is down gets about two hours (30 s doubling, capped at an hour).
+# Production defaults, the retry budget README documents. OpenAI's rate limits reset within a
+# minute. A transient image or Lambda fault gets 6 more tries over up to ~3 minutes: at 30%
+# independent faults, 0.3^7 = 0.02% of slides outlast it. A job-store outage gets 8 more tries,
+# each attempt itself waiting out the store's deadline (FIRESTORE_TASK_DEADLINE_SECONDS): an
+# outage of up to 90 s is always ridden out whatever the jitter, about 4 minutes typically. A
+# webhook receiver that is down gets about two hours (30 s doubling, capped at an hour).
 RETRY_DEFAULTS: Mapping[str, int] = {
     "RateLimitRetryIntervalSeconds": 10,
     "RateLimitRetryMaxAttempts": 5,
+    "RateLimitRetryMaxDelaySeconds": 300,
     "TransientRetryIntervalSeconds": 3,
-    "TransientRetryMaxAttempts": 3,
+    "TransientRetryMaxAttempts": 6,
+    "TransientRetryMaxDelaySeconds": 120,
+    "StoreRetryIntervalSeconds": 5,
+    "StoreRetryMaxAttempts": 8,
+    "StoreRetryMaxDelaySeconds": 60,
     "WebhookRetryIntervalSeconds": 30,
     "WebhookRetryMaxAttempts": 8,
 }

@@ -44,6 +44,7 @@ def stack():  # type: ignore[no-untyped-def]
             {"delaySeconds": 0, "imageSize": TEST_IMAGE_SIZE, "corsAllowedOrigins": [APP_ORIGIN]}, cdk_json=None
         ),
         retries=FAST_RETRIES,
+        event_retry_delays=(0.5, 1.0),
         examples_dir=None,
         webhook_allow_loopback=True,
     )

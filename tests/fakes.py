@@ -11,6 +11,8 @@ from typing import Any
 from storyimages.domain.errors import ClaimConflict, ImageGenerationError, WebhookDeliveryFailed, WorkflowStartFailed
 from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
+    EndedBy,
+    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
@@ -56,6 +58,7 @@ class FakeJobStore:
         self.slide_jobs: dict[str, SlideJob] = {}
         self.claims: dict[tuple[str, int], LockHolder] = {}
         self.idempotency: dict[str, IdempotencyRecord] = {}
+        self.endings: dict[tuple[str, int], JobEnding] = {}
         self.commits: list[tuple[str, str]] = []  # (operation, job id)
 
     def create_job(
@@ -121,12 +124,30 @@ class FakeJobStore:
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
         self._update_slide(job_id, slide_number, "failed", status=SlideStatus.FAILED, error=error, completed_at=at)
 
-    def finish_job(self, job: MasterJob, status: JobStatus, at: datetime, *, error: JobError | None = None) -> None:
+    def end_run(self, job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+        if (job.job_id, ending.run) in self.endings:
+            return self.endings[(job.job_id, ending.run)]
+        self.endings[(job.job_id, ending.run)] = ending
+        at = ending.at
         current = self.jobs[job.job_id]
-        self.jobs[job.job_id] = replace(current, status=status, finished_at=at, updated_at=at, error=error)
+        recorded = current.with_images(dict(images), at)
+        self.jobs[job.job_id] = replace(
+            recorded, status=ending.status, finished_at=at, updated_at=at, error=ending.error
+        )
+        for number in images:
+            slide_id = f"{job.job_id}-slide-{number}"
+            self.slide_jobs[slide_id] = replace(self.slide_jobs[slide_id], status=SlideStatus.COMPLETED)
         claim = (job.story_id, job.lock_seq)
         self.claims[claim] = replace(self.claims[claim], released=True)
-        self.commits.append(("finish", job.job_id))
+        self.commits.append(("end", job.job_id))
+        return ending
+
+    def get_ending(self, job_id: str, run: int) -> JobEnding | None:
+        return self.endings.get((job_id, run))
+
+    def end(self, job: MasterJob, status: JobStatus, at: datetime, *, by: EndedBy = EndedBy.FINALIZE) -> JobEnding:
+        """A test's shortcut: end the job's current run as `status`."""
+        return self.end_run(job, JobEnding(run=job.run, status=status, at=at, by=by), images={})
 
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
         claim = (job.story_id, lock_seq)

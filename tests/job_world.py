@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from storyimages.domain.identity import Caller
-from storyimages.domain.job_completion import finalize_job, mark_job_failed
+from storyimages.domain.job_completion import end_abandoned_run, finalize_job, mark_job_failed
 from storyimages.domain.job_control import cancel_job, retry_failed_slides
-from storyimages.domain.jobs import JobError, JobStatus, MasterJob, Summary
+from storyimages.domain.jobs import JobEnding, JobError, JobStatus, MasterJob, Summary
 from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, record_slide_failure
 from storyimages.domain.start_generation import GenerationConfig, StartCommand, StartOptions, start_generation
 from tests.fakes import (
@@ -49,6 +49,7 @@ class World:
             stories=self.stories,
             jobs=self.jobs,
             workflow=self.workflow,
+            storage=self.storage,
             notifier=self.notifier,
             resolver=self.resolver,
             clock=self.clock,
@@ -63,11 +64,19 @@ class World:
         )
 
     def fail(self, slide: int, code: str = "IMAGE_REJECTED") -> SlideOutcome:
-        return record_slide_failure(self.job_id, slide, JobError(code, "no"), jobs=self.jobs, clock=self.clock)
+        return record_slide_failure(
+            self.job_id, slide, JobError(code, "no"), jobs=self.jobs, storage=self.storage, clock=self.clock
+        )
 
     def cancel(self, caller: Caller = OWNER) -> MasterJob:
         return cancel_job(
-            self.job_id, caller, jobs=self.jobs, workflow=self.workflow, notifier=self.notifier, clock=self.clock
+            self.job_id,
+            caller,
+            jobs=self.jobs,
+            workflow=self.workflow,
+            storage=self.storage,
+            notifier=self.notifier,
+            clock=self.clock,
         )
 
     def retry(self, caller: Caller = OWNER) -> MasterJob:
@@ -76,16 +85,34 @@ class World:
             caller,
             jobs=self.jobs,
             workflow=self.workflow,
+            storage=self.storage,
             notifier=self.notifier,
             clock=self.clock,
             config=self.config,
         )
 
-    def finalize(self) -> tuple[JobStatus, Summary]:
-        return finalize_job(self.job_id, jobs=self.jobs, notifier=self.notifier, clock=self.clock)
+    def finalize(self, run: int | None = None) -> tuple[JobStatus, Summary]:
+        return finalize_job(
+            self.job_id, run, jobs=self.jobs, storage=self.storage, notifier=self.notifier, clock=self.clock
+        )
 
-    def mark_failed(self, error: JobError) -> Summary:
-        return mark_job_failed(self.job_id, error, jobs=self.jobs, notifier=self.notifier, clock=self.clock)
+    def mark_failed(self, error: JobError, run: int | None = None) -> Summary:
+        _, summary = mark_job_failed(
+            self.job_id, run, error, jobs=self.jobs, storage=self.storage, notifier=self.notifier, clock=self.clock
+        )
+        return summary
+
+    def end_abandoned(self, execution_status: str, run: int = 0, error: str | None = None) -> JobEnding | None:
+        return end_abandoned_run(
+            self.job_id,
+            run,
+            execution_status,
+            error,
+            jobs=self.jobs,
+            storage=self.storage,
+            notifier=self.notifier,
+            clock=self.clock,
+        )
 
     @property
     def job(self) -> MasterJob:

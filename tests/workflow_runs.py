@@ -13,12 +13,13 @@ from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.dns_resolver import SystemResolver
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.firestore_stories import FirestoreStories
+from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.domain.identity import Caller
 from storyimages.domain.jobs import MasterJob
 from storyimages.domain.ports import Workflow
 from storyimages.domain.start_generation import StartCommand, StartOptions, start_generation
-from storyimages.settings import FirestoreSettings, ImageSettings, StartSettings, WebhookSettings
+from storyimages.settings import FirestoreSettings, ImageSettings, StartSettings, StorageSettings, WebhookSettings
 from tests.fakes import FakeWorkflow
 
 
@@ -57,6 +58,7 @@ def start_job(
         stories=FirestoreStories.from_settings(firestore),
         jobs=FirestoreJobStore.from_settings(firestore),
         workflow=workflow or StepFunctionsWorkflow(stack.state_machine_arn, client=sfn),
+        storage=S3ImageStorage(StorageSettings.from_env(env).bucket, client=stack.aws.client("s3")),
         notifier=StepFunctionsNotifier(StepFunctionsWorkflow(stack.webhook_state_machine_arn, client=sfn)),
         resolver=SystemResolver(),
         clock=SystemClock(),

@@ -28,6 +28,12 @@ CONCURRENCY_LIMIT = 40  # an inline Map runs at most 40 iterations at once
 # idempotency record: N + 3 writes, and Firestore allows 500 in a commit.
 SLIDES_LIMIT = 497
 
+# How long one Firestore call may take, retries within it included (at worst twice this, as
+# the last attempt may start just before the deadline). An API handler answers 503 well before
+# API Gateway's 29 s cut; a task leaves longer outages to the state machine's retries.
+FIRESTORE_API_DEADLINE_SECONDS = 5
+FIRESTORE_TASK_DEADLINE_SECONDS = 10
+
 # The image function's timeout.
 IMAGE_TIMEOUT_SECONDS = 300
 IMAGE_STORE_SECONDS = 30

@@ -119,6 +119,9 @@ class FirestoreSettings(EnvSettings):
     jobs_collection: str = Field(default="imageJobs", alias="JOBS_COLLECTION")
     locks_collection: str = Field(default="storyLocks", alias="LOCKS_COLLECTION")
     idempotency_collection: str = Field(default="idempotencyKeys", alias="IDEMPOTENCY_COLLECTION")
+    deadline_seconds: float = Field(
+        default=defaults.FIRESTORE_TASK_DEADLINE_SECONDS, alias="FIRESTORE_DEADLINE_SECONDS", gt=0, le=60
+    )
 
     @model_validator(mode="after")
     def _credentials_known(self) -> Self:

@@ -14,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -32,6 +33,7 @@ class Monitoring(Construct):
         throttled_function: lambda_.Function,
         state_machines: Mapping[str, sfn.StateMachine],
         api: apigw.RestApi,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, id)
@@ -67,6 +69,11 @@ class Monitoring(Construct):
             if function is not throttled_function:
                 self._alarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES), 1)
         self._alarm("Api5xx", api.metric_server_error(period=FIVE_MINUTES), 1)
+        # A message there is an event nothing could handle: a job may read open until a person looks.
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name}DeadLetters", queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES), 1
+            )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
         self.dashboard.add_widgets(

@@ -58,7 +58,9 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
         receiver.wait_for(2 * 3)  # every attempt of both runs' deliveries
     # ... and a job whose workflow breaks
     broken = create_job_only(stack, new_story(2))
-    start_raw_execution(stack, broken, {"masterJobId": broken, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1})
+    start_raw_execution(
+        stack, broken, {"masterJobId": broken, "run": 0, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1}
+    )
     assert wait_for(stack, broken).job.status.value == "failed"
 
     # Then every function ran, none failed but as designed, and the answers are the usual ones

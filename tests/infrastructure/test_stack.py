@@ -18,6 +18,7 @@ from tests.infrastructure.template_reading import (
 
 LOGS_AND_TRACES = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 READ_SECRET = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+READ_IMAGES = {"s3:GetObject", "s3:ListBucket"}
 
 
 def test_every_route_is_behind_the_firebase_token_authorizer(template) -> None:
@@ -128,18 +129,26 @@ def test_api_functions_answer_within_api_gateways_29_seconds(template) -> None:
     ("name", "expected"),
     [
         ("Authorizer", set()),
-        ("StartGeneration", READ_SECRET | {"states:StartExecution", "states:DescribeExecution"}),
-        ("JobStatus", READ_SECRET | {"s3:GetObject"}),
+        ("StartGeneration", READ_SECRET | READ_IMAGES | {"states:StartExecution", "states:DescribeExecution"}),
+        ("JobStatus", READ_SECRET | {"s3:GetObject"}),  # presigns GETs; never asks what exists
         (
             "JobControl",
-            READ_SECRET | {"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "s3:GetObject"},
+            READ_SECRET | READ_IMAGES | {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"},
         ),
-        ("GenerateSlideImage", READ_SECRET | {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}),
-        ("RecordSlideFailure", READ_SECRET),
-        ("FinalizeJob", READ_SECRET | {"states:StartExecution"}),
-        ("MarkJobFailed", READ_SECRET | {"states:StartExecution"}),
+        ("GenerateSlideImage", READ_SECRET | READ_IMAGES | {"s3:PutObject"}),
+        # Ending a job, or recording a slide's failure, first looks for images already stored.
+        ("RecordSlideFailure", READ_SECRET | READ_IMAGES),
+        ("FinalizeJob", READ_SECRET | READ_IMAGES | {"states:StartExecution"}),
+        ("MarkJobFailed", READ_SECRET | READ_IMAGES | {"states:StartExecution"}),
         ("DeliverWebhook", READ_SECRET),
         ("RecordWebhookFailure", READ_SECRET),
+        # Lambda sends an event it could not handle to the dead-letter queue with the function's role.
+        (
+            "EndAbandonedJob",
+            READ_SECRET
+            | READ_IMAGES
+            | {"states:StartExecution", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        ),
     ],
 )
 def test_each_function_may_do_only_what_its_handler_does(template, name: str, expected: set[str]) -> None:
@@ -208,7 +217,8 @@ def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
         ("AWS/Lambda", "Throttles"),
         ("AWS/ApiGateway", "5XXError"),
     } <= watched
-    assert sum(a["MetricName"] == "Errors" for a in alarms) == 10
+    assert sum(a["MetricName"] == "Errors" for a in alarms) == 11
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched  # the abandoned-job events' dead letters
     assert all(a["AlarmActions"] for a in alarms)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
@@ -239,3 +249,24 @@ def test_the_webhook_signing_secret_is_generated_and_the_others_are_left_to_the_
     webhook = next(s for s in secrets if "Webhook" in s)
     assert webhook in generated
     assert secrets[webhook]["Properties"]["GenerateSecretString"]["ExcludePunctuation"] is True
+
+
+def test_an_execution_that_ends_without_finishing_invokes_end_abandoned_job_with_a_dead_letter_queue(
+    template,
+) -> None:
+    # Given the template, when an image-generation execution ends FAILED, TIMED_OUT or ABORTED
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    (machine_ref,) = pattern["detail"]["stateMachineArn"]
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert machine_ref["Ref"] in machines and "ImageGeneration" in machine_ref["Ref"]
+    # then EndAbandonedJob gets it, and what it cannot handle is kept in a queue
+    (target,) = rule["Properties"]["Targets"]
+    assert "EndAbandonedJob" in target["Arn"]["Fn::GetAtt"][0]
+    assert "DeadLetterConfig" in target
+    (invoke_config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+    assert "OnFailure" in invoke_config["Properties"]["DestinationConfig"]

@@ -14,10 +14,12 @@ import pytest
 from local_stack.firestore_meter import FirestoreMeter
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.firestore_stories import FirestoreStories
-from storyimages.domain.errors import ClaimConflict
+from storyimages.domain.errors import ClaimConflict, JobNotFound
 from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
+    EndedBy,
     ImageSpec,
+    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
@@ -178,16 +180,24 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
     )
 
 
-def test_given_a_job_when_it_finishes_then_one_commit_sets_its_end_and_releases_its_story_leaving_slides_alone(
+def ending(
+    status: JobStatus, by: EndedBy = EndedBy.FINALIZE, *, run: int = 0, error: JobError | None = None
+) -> JobEnding:
+    return JobEnding(run=run, status=status, at=T1, by=by, error=error)
+
+
+def test_given_a_job_when_it_ends_then_one_commit_sets_its_end_and_releases_its_story_leaving_slides_alone(
     store, job, stack
 ) -> None:
     store.create_job(job, slide_jobs(job))
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
 
     with FirestoreMeter(stack.firestore) as meter:
-        store.finish_job(job, JobStatus.FAILED, T1, error=JobError("X", "y"))
+        held = store.end_run(job, ending(JobStatus.FAILED, error=JobError("X", "y")), images={})
 
     read = store.get_job(job.job_id)
+    assert held == ending(JobStatus.FAILED, error=JobError("X", "y"))
+    assert store.get_ending(job.job_id, 0) == held
     assert len(meter.commits) == 1
     assert (read.status, read.finished_at, read.error) == (JobStatus.FAILED, T1, JobError("X", "y"))
     assert [read.slide(n).status for n in (1, 2, 3)] == [SlideStatus.COMPLETED] + [SlideStatus.PENDING] * 2
@@ -202,7 +212,7 @@ def test_given_a_finished_job_when_restarted_then_one_commit_resets_its_slides_u
     store.mark_slide_completed(job.job_id, 1, "k1", T0, as_reference=True)
     store.mark_slide_failed(job.job_id, 2, JobError("IMAGE_REJECTED", "no"), T0)
     store.record_webhook(job.job_id, WebhookOutcome("image_job.failed", WebhookStatus.DELIVERED, 1, 200, None, T0))
-    store.finish_job(store.get_job(job.job_id), JobStatus.COMPLETED_WITH_ERRORS, T0)
+    store.end_run(store.get_job(job.job_id), ending(JobStatus.COMPLETED_WITH_ERRORS), images={})
 
     with FirestoreMeter(stack.firestore) as meter:
         store.restart_slides(store.get_job(job.job_id), [2, 3], run=1, lock_seq=2, at=T1)
@@ -254,3 +264,63 @@ def test_given_stories_when_read_then_the_document_or_none(stack) -> None:
 
     assert stories.get_story(story_id) == {"ownerId": "u", "slides": [{"text": "x"}]}
     assert stories.get_story("nobody-wrote-this") is None
+
+
+def test_given_enders_racing_when_they_all_claim_the_end_of_a_run_then_exactly_one_ending_is_written(
+    store, job
+) -> None:
+    # Given a running job, and finalize, a cancel and a mark-failed claiming its end at once
+    store.create_job(job, slide_jobs(job))
+    claims = [
+        ending(JobStatus.COMPLETED),
+        ending(JobStatus.CANCELLED, EndedBy.CANCEL),
+        ending(JobStatus.FAILED, EndedBy.WORKFLOW_FAILURE),
+    ]
+    held: list[JobEnding] = []
+    barrier = threading.Barrier(len(claims))
+
+    def claim(mine: JobEnding) -> None:
+        barrier.wait()
+        held.append(FirestoreJobStore(store._client_factory).end_run(job, mine, images={}))
+
+    threads = [threading.Thread(target=claim, args=(c,)) for c in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every claimer got the same ending back, and it is the one the job reads
+    assert len(set(held)) == 1
+    assert store.get_job(job.job_id).status is held[0].status
+    assert store.get_ending(job.job_id, 0) == held[0]
+
+
+def test_given_images_stored_but_unrecorded_when_the_run_ends_then_the_same_commit_records_them(
+    store, job, stack
+) -> None:
+    store.create_job(job, slide_jobs(job))
+    store.mark_slide_generating(job.job_id, 2, T0)
+
+    with FirestoreMeter(stack.firestore) as meter:
+        store.end_run(job, ending(JobStatus.COMPLETED_WITH_ERRORS), images={2: "images/x/slide-2.png"})
+
+    read = store.get_job(job.job_id)
+    assert len(meter.commits) == 1
+    assert (read.slide(2).status, read.slide(2).image_key) == (SlideStatus.COMPLETED, "images/x/slide-2.png")
+    assert (read.reference_slide, read.reference_image_key) == (2, "images/x/slide-2.png")
+    slide_doc = stack.db.collection("imageJobs").document(slide_job_id(job.job_id, 2)).get().to_dict()
+    assert (slide_doc["status"], slide_doc["progress"]) == ("completed", 100)
+
+
+def test_given_a_slide_job_id_when_read_as_a_master_job_then_there_is_none(store, job) -> None:
+    # A slide job's id names a document too (issue 8: the API answered 500 for it)
+    store.create_job(job, slide_jobs(job))
+
+    assert store.get_job(slide_job_id(job.job_id, 1)) is None
+    assert store.get_slide_work(slide_job_id(job.job_id, 1), 1) == (None, None)
+
+
+def test_given_a_job_whose_documents_are_gone_when_a_slide_is_recorded_then_job_not_found(store, job) -> None:
+    # An update needs its document: a job deleted (or an emulator restarted) under a running task
+    with pytest.raises(JobNotFound):
+        store.mark_slide_generating(job.job_id, 1, T0)

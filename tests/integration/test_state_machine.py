@@ -4,13 +4,18 @@ emulator, moto S3 and the local Images API server."""
 from __future__ import annotations
 
 import hashlib
+import time
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from infra.function_catalogue import function_name
 from local_stack.firestore_meter import FirestoreMeter
 from local_stack.images_server import CONTENT_POLICY_MARKER
 from local_stack.stack import BUCKET
+from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.stepfunctions_workflow import StepFunctionsWorkflow
 from storyimages.domain.jobs import JobStatus, SlideStatus
-from tests.workflow_runs import create_job_only, run_job, start_raw_execution, wait_for
+from tests.workflow_runs import create_job_only, run_job, start_job, start_raw_execution, wait_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -171,7 +176,9 @@ def test_given_the_workflow_breaks_when_it_runs_then_the_job_is_failed_and_made_
     job_id = create_job_only(stack, story)
 
     # When its execution runs: slide 1 succeeds, then the Map state cannot read its items
-    start_raw_execution(stack, job_id, {"masterJobId": job_id, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1})
+    start_raw_execution(
+        stack, job_id, {"masterJobId": job_id, "run": 0, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1}
+    )
     run = wait_for(stack, job_id)
 
     # Then the top-level Catch marks the job failed, keeping slide 1's image
@@ -216,3 +223,55 @@ def test_given_a_finished_job_when_its_slide_task_runs_again_then_nothing_is_pai
     assert images.requests() == []
     assert meter.commits == []
     assert stored_images(stack, run.job_id) == before
+
+
+def job_when(stack, job_id: str, condition, timeout: float = 20.0):
+    """The job once `condition(job)` holds, read from Firestore until the deadline."""
+    store = FirestoreJobStore(lambda: stack.db)
+    deadline = time.monotonic() + timeout
+    while not condition(job := store.get_job(job_id)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} never got there; it reads {job}")
+        time.sleep(0.05)
+    return job
+
+
+def test_given_an_input_so_broken_that_even_the_last_resort_fails_when_it_runs_then_its_end_fails_the_job(
+    stack, new_story, images
+) -> None:
+    # Given a recorded job whose execution input has nothing but its id: every task, "Mark job
+    # failed" included, fails reading its payload
+    job_id = create_job_only(stack, new_story(2))
+
+    # When the execution runs and fails
+    start_raw_execution(stack, job_id, {"masterJobId": job_id})
+    assert wait_for(stack, job_id).status == "FAILED"
+
+    # Then the execution's end (EventBridge -> EndAbandonedJob) ends the job and frees its story
+    job = job_when(stack, job_id, lambda job: job.status.is_terminal)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None and job.error.code == "WORKFLOW_FAILED"
+    assert FirestoreJobStore(lambda: stack.db).current_lock(job.story_id).released
+    (delivery,) = stack.events.delivered(job_id)
+    assert delivery.outcome == "handled"
+    EventBridgeModel.model_validate(delivery.event)  # the event as EventBridge shapes it
+
+
+def test_given_a_running_execution_stopped_from_the_console_when_it_ends_then_the_job_reads_cancelled(
+    stack, new_story, images
+) -> None:
+    # Given a job whose first image is being drawn
+    images.set_faults([{"kind": "slow", "seconds": 30}])
+    job_id = start_job(stack, new_story(3))
+    job_when(stack, job_id, lambda job: job.slide(1).status is SlideStatus.GENERATING)
+
+    # When someone stops its execution from the Step Functions console
+    stack.aws.client("stepfunctions").stop_execution(
+        executionArn=StepFunctionsWorkflow(stack.state_machine_arn).execution_arn(job_id), cause="by hand"
+    )
+    images.release_held_requests()
+
+    # Then the job ends as cancelled rather than reading generating forever
+    job = job_when(stack, job_id, lambda job: job.status.is_terminal)
+    assert job.status is JobStatus.CANCELLED
+    assert job.error is not None and job.error.code == "WORKFLOW_STOPPED"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from storyimages.domain.jobs import JobError, JobStatus, SlideStatus
+from storyimages.domain.jobs import EndedBy, JobError, JobStatus, SlideStatus
 from tests.job_world import World
 
 
@@ -109,3 +109,84 @@ def test_given_no_webhook_when_the_job_ends_then_nothing_is_notified(config) -> 
     world.finalize()
 
     assert world.notifier.notified == []
+
+
+def test_given_an_image_stored_but_never_recorded_when_the_job_ends_then_its_slide_reads_completed(config) -> None:
+    # Given slide 2's image in storage while its slide still reads generating (the task that
+    # stored it could not record it), and slide 3 failed with its image stored too
+    world = World(config, slides=3)
+    world.generate(1)
+    world.jobs.mark_slide_generating(world.job_id, 2, world.clock.now())
+    world.storage.put(world.key(2), b"PNG:2", "image/png")
+    world.jobs.mark_slide_failed(world.job_id, 3, JobError("UNEXPECTED_ERROR", "x"), world.clock.now())
+    world.storage.put(world.key(3), b"PNG:3", "image/png")
+
+    # When the job is finalized
+    status, summary = world.finalize()
+
+    # Then every slide with a stored image reads completed, and so does the job
+    assert status is JobStatus.COMPLETED
+    assert (summary.completed, summary.errors, summary.skipped) == (3, 0, 0)
+    assert {n: s.image_key for n, s in world.job.slides.items()} == {n: world.key(n) for n in (1, 2, 3)}
+    assert world.jobs.slide_jobs[f"{world.job_id}-slide-2"].status is SlideStatus.COMPLETED
+
+
+def test_given_a_run_ended_once_when_every_ender_tries_again_then_the_first_ending_holds(config) -> None:
+    # Given a job its workflow marked failed
+    world = World(config, slides=2, webhook_url="https://hooks.example.com/x")
+    world.generate(1)
+    world.mark_failed(JobError("WORKFLOW_ERROR", "broke"))
+
+    # When finalize, a cancel and the execution's end all arrive afterwards
+    world.finalize(run=0)
+    world.end_abandoned("FAILED")
+
+    # Then the job keeps its one ending, and every webhook request names it
+    assert world.job.status is JobStatus.FAILED
+    assert world.jobs.endings[(world.job_id, 0)].by is EndedBy.WORKFLOW_FAILURE
+    assert set(world.notifier.notified) == {(world.job_id, 0, JobStatus.FAILED)}
+    assert [op for op, _ in world.jobs.commits].count("end") == 1
+
+
+def test_given_an_execution_that_failed_with_its_job_open_when_its_end_arrives_then_the_job_fails(config) -> None:
+    # Given a job whose workflow broke where nothing could record it
+    world = World(config, slides=3, webhook_url="https://hooks.example.com/x")
+    world.generate(1)
+
+    # When the execution's FAILED event arrives
+    ending = world.end_abandoned("FAILED", error="StoreUnavailable")
+
+    # Then the job reads failed, keeps its image, frees its story, and says why
+    assert ending is not None and ending.by is EndedBy.EXECUTION_ENDED
+    assert world.job.status is JobStatus.FAILED
+    assert world.job.error is not None and world.job.error.code == "WORKFLOW_FAILED"
+    assert "StoreUnavailable" in world.job.error.message
+    assert world.job.summary().completed == 1
+    assert world.jobs.current_lock("fox").released
+    assert world.notifier.notified == [(world.job_id, 0, JobStatus.FAILED)]
+
+
+def test_given_an_execution_stopped_from_outside_when_its_end_arrives_then_the_job_is_cancelled(config) -> None:
+    world = World(config, slides=2)
+
+    ending = world.end_abandoned("ABORTED")
+
+    assert ending is not None and ending.status is JobStatus.CANCELLED
+    assert world.job.status is JobStatus.CANCELLED
+
+
+def test_given_a_job_retried_since_when_the_old_runs_end_arrives_then_nothing_changes(config) -> None:
+    # Given run 0 ended with a failed slide and run 1 is running
+    world = World(config, slides=1)
+    world.fail(1)
+    world.finalize()
+    world.retry()
+
+    # When run 0's execution end and a late run-0 finalize arrive
+    assert world.end_abandoned("FAILED", run=0) is None
+    status, _ = world.finalize(run=0)
+
+    # Then they report run 0's ending, and run 1 goes on untouched
+    assert status is JobStatus.FAILED
+    assert world.job.run == 1
+    assert world.job.status is JobStatus.PENDING

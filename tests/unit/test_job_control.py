@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from storyimages.domain.errors import (
@@ -12,7 +14,7 @@ from storyimages.domain.errors import (
     WorkflowStartFailed,
 )
 from storyimages.domain.identity import Caller
-from storyimages.domain.jobs import JobStatus, SlideStatus
+from storyimages.domain.jobs import EndedBy, JobEnding, JobStatus, MasterJob, SlideStatus
 from storyimages.domain.start_generation import StartCommand, start_generation
 from tests.job_world import OWNER, World
 
@@ -147,6 +149,7 @@ def test_given_a_newer_job_running_for_the_story_when_an_old_job_is_retried_then
         stories=world.stories,
         jobs=world.jobs,
         workflow=world.workflow,
+        storage=world.storage,
         notifier=world.notifier,
         resolver=world.resolver,
         clock=world.clock,
@@ -172,20 +175,47 @@ def test_given_a_cancelled_job_whose_webhook_could_not_be_asked_for_when_cancell
     assert world.notifier.notified == [(world.job_id, 0, JobStatus.CANCELLED)]
 
 
-def test_given_the_run_finishing_while_it_is_stopped_when_cancelled_then_it_stays_as_it_ended(config) -> None:
-    world = World(config, slides=1)
+def test_given_the_run_finishing_just_before_the_cancel_when_cancelled_then_it_stays_as_it_ended(config) -> None:
+    # Given a one-slide job with a webhook whose finalize commits its ending a moment before
+    # the cancel's claim does
+    world = World(config, slides=1, webhook_url="https://hooks.example.com/x")
     world.generate(1)
+    claim = world.jobs.end_run
 
-    class FinishingWhileStopped(type(world.workflow)):  # type: ignore[misc]
-        def stop(self, name: str, cause: str) -> None:
-            world.finalize()  # the last task finalizes the job just as the stop arrives
+    def finalize_first(job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+        if ending.by is EndedBy.CANCEL:
+            world.finalize()
+        return claim(job, ending, images=images)
 
-    world.workflow.__class__ = FinishingWhileStopped
+    world.jobs.end_run = finalize_first  # type: ignore[method-assign]
 
+    # When the owner cancels, then the cancel is refused and the job stays completed
     with pytest.raises(JobAlreadyFinished):
         world.cancel()
-
     assert world.job.status is JobStatus.COMPLETED
+    assert world.jobs.endings[(world.job_id, 0)].by is EndedBy.FINALIZE
+    # and the only webhook says completed
+    assert world.notifier.notified == [(world.job_id, 0, JobStatus.COMPLETED)]
+    # and the execution was left to end by itself
+    assert world.workflow.stopped == []
+
+
+def test_given_a_cancel_that_claimed_first_when_the_run_finalizes_then_the_job_stays_cancelled(config) -> None:
+    # Given a job whose last slide finished just as its owner cancelled it
+    world = World(config, slides=1, webhook_url="https://hooks.example.com/x")
+    world.generate(1)
+    cancelled = world.cancel()
+
+    # When its finalize task runs anyway
+    status, _ = world.finalize(run=0)
+
+    # Then the cancel holds everywhere: the job, the finalize's answer, the webhook (asked for
+    # again by the finalize: the same delivery, named for the run)
+    assert cancelled.status is JobStatus.CANCELLED
+    assert status is JobStatus.CANCELLED
+    assert world.job.status is JobStatus.CANCELLED
+    assert set(world.notifier.notified) == {(world.job_id, 0, JobStatus.CANCELLED)}
+    assert [name for name, _ in world.jobs.commits].count("end") == 1
 
 
 def test_given_a_slide_a_late_task_left_generating_when_the_cancelled_job_is_retried_then_it_is_retried(

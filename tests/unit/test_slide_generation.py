@@ -167,3 +167,37 @@ def test_given_unknown_ids_when_a_slide_task_runs_then_job_or_slide_not_found(co
         world.generate(9)
     with pytest.raises(SlideNotFound):
         world.fail(9)
+
+
+def test_given_a_stored_image_whose_slide_was_recorded_failed_when_retried_then_it_is_not_paid_for_again(
+    config,
+) -> None:
+    # Given an attempt that stored slide 1's image, then could not record it, so the workflow
+    # recorded the slide failed (issue 8: a long job-store outage during the record step)
+    world = World(config)
+    world.storage.put(world.key(1), b"PNG:stored-before-the-outage", "image/png")
+    world.fail(1, "UNEXPECTED_ERROR")
+    world.jobs.mark_slide_generating(world.job_id, 1, world.clock.now())  # back to work, as a retry run does
+
+    # When the slide is generated again
+    outcome = world.generate(1)
+
+    # Then the stored image is recorded, and nothing is asked of the image service
+    assert outcome.reused
+    assert world.images.requests == []
+    assert world.job.slide(1).status is SlideStatus.COMPLETED
+
+
+def test_given_a_stored_image_when_its_slide_failure_is_recorded_then_it_is_recorded_completed(config) -> None:
+    # Given slide 1's image in storage although its task failed afterwards
+    world = World(config)
+    world.storage.put(world.key(1), b"PNG:stored", "image/png")
+
+    # When the workflow records the slide's failure
+    outcome = world.fail(1, "STORE_UNAVAILABLE")
+
+    # Then the slide reads completed with its image, and is the story's reference
+    assert outcome.status is SlideStatus.COMPLETED
+    assert world.job.slide(1).status is SlideStatus.COMPLETED
+    assert world.job.slide(1).image_key == world.key(1)
+    assert world.job.reference_image_key == world.key(1)

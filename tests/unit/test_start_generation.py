@@ -23,7 +23,15 @@ from storyimages.domain.start_generation import (
     start_generation,
 )
 from storyimages.domain.story_lock import START_GRACE
-from tests.fakes import FakeJobStore, FakeNotifier, FakeResolver, FakeStories, FakeWorkflow, FixedClock
+from tests.fakes import (
+    FakeImageStorage,
+    FakeJobStore,
+    FakeNotifier,
+    FakeResolver,
+    FakeStories,
+    FakeWorkflow,
+    FixedClock,
+)
 from tests.stories import story_document
 
 
@@ -36,6 +44,7 @@ class Starter:
     jobs: FakeJobStore = field(default_factory=FakeJobStore)
     workflow: FakeWorkflow = field(default_factory=FakeWorkflow)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    storage: FakeImageStorage = field(default_factory=FakeImageStorage)
     clock: FixedClock = field(default_factory=FixedClock)
 
     def __call__(self, command: StartCommand | str = "fox", uid: str = "user-1") -> StartedJob:
@@ -45,6 +54,7 @@ class Starter:
             stories=self.stories,
             jobs=self.jobs,
             workflow=self.workflow,
+            storage=self.storage,
             notifier=self.notifier,
             resolver=FakeResolver(),
             clock=self.clock,
@@ -256,7 +266,7 @@ def test_given_a_running_job_when_the_story_is_started_again_then_that_job_is_re
 def test_given_a_finished_job_when_the_story_is_started_again_then_a_new_job_claims_the_next_seq(starter) -> None:
     first = starter()
     job = starter.jobs.jobs[first.master_job_id]
-    starter.jobs.finish_job(job, JobStatus.COMPLETED, starter.clock.now())
+    starter.jobs.end(job, JobStatus.COMPLETED, starter.clock.now())
     starter.clock.advance(seconds=1)
 
     second = starter()
@@ -330,7 +340,7 @@ def test_given_a_concurrent_start_that_won_when_this_one_loses_then_it_answers_w
 def test_given_an_idempotency_key_when_the_request_is_repeated_then_the_first_job_is_replayed(starter) -> None:
     command = StartCommand("fox", idempotency_key="order-42")
     first = starter(command)
-    starter.jobs.finish_job(starter.jobs.jobs[first.master_job_id], JobStatus.COMPLETED, starter.clock.now())
+    starter.jobs.end(starter.jobs.jobs[first.master_job_id], JobStatus.COMPLETED, starter.clock.now())
 
     again = starter(command)
 
@@ -366,7 +376,7 @@ def test_given_a_key_sent_while_the_story_runs_when_sent_again_after_the_job_end
 ) -> None:
     running = starter()
     keyed = starter(StartCommand("fox", idempotency_key="k-late"))
-    starter.jobs.finish_job(starter.jobs.jobs[running.master_job_id], JobStatus.COMPLETED, starter.clock.now())
+    starter.jobs.end(starter.jobs.jobs[running.master_job_id], JobStatus.COMPLETED, starter.clock.now())
 
     again = starter(StartCommand("fox", idempotency_key="k-late"))
 
@@ -377,7 +387,7 @@ def test_given_a_key_sent_while_the_story_runs_when_sent_again_after_the_job_end
 
 def test_given_a_key_older_than_a_day_when_sent_again_then_it_starts_a_new_job(starter) -> None:
     first = starter(StartCommand("fox", idempotency_key="k-old"))
-    starter.jobs.finish_job(starter.jobs.jobs[first.master_job_id], JobStatus.COMPLETED, starter.clock.now())
+    starter.jobs.end(starter.jobs.jobs[first.master_job_id], JobStatus.COMPLETED, starter.clock.now())
     starter.clock.advance(hours=25)
 
     again = starter(StartCommand("fox", idempotency_key="k-old"))

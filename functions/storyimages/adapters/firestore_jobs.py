@@ -9,11 +9,15 @@ document. Mutual exclusion comes from create-if-absent writes inside those commi
 Layout:
     imageJobs/{masterJobId}                      the master job (per-slide map inside)
     imageJobs/{masterJobId}-slide-{n}            one document per slide job
+    imageJobs/{masterJobId}/endings/{run:06d}    how each run ended: the first to claim it decides
     storyLocks/{storyId}/claims/{seq:010d}       one claim per run that held the story
     idempotencyKeys/{sha256(uid, key)}           the job an Idempotency-Key started
 
 Slide jobs record what the slide tasks did; a slide no task finished stays `pending` there
 (the API shows it `skipped` once the job has ended: MasterJob.visible_slides).
+
+Every method turns Firestore's errors into the domain's (`firestore_errors`) and gives each
+call the configured deadline.
 """
 
 from __future__ import annotations
@@ -27,10 +31,15 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists
 
 from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
+from storyimages.adapters.firestore_errors import call_options, translated
+from storyimages.defaults import FIRESTORE_TASK_DEADLINE_SECONDS
 from storyimages.domain.errors import ClaimConflict
 from storyimages.domain.idempotency import RETENTION, IdempotencyRecord
 from storyimages.domain.jobs import (
+    MASTER_JOB_TYPE,
+    EndedBy,
     ImageSpec,
+    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
@@ -53,8 +62,10 @@ class FirestoreJobStore:
         collection: str = "imageJobs",
         locks_collection: str = "storyLocks",
         idempotency_collection: str = "idempotencyKeys",
+        deadline_seconds: float = FIRESTORE_TASK_DEADLINE_SECONDS,
     ) -> None:
         self._client_factory = client
+        self._call = call_options(deadline_seconds)
         self._collection = collection
         self._locks = locks_collection
         self._idempotency = idempotency_collection
@@ -66,6 +77,7 @@ class FirestoreJobStore:
             collection=settings.jobs_collection,
             locks_collection=settings.locks_collection,
             idempotency_collection=settings.idempotency_collection,
+            deadline_seconds=settings.deadline_seconds,
         )
 
     @cached_property
@@ -84,6 +96,19 @@ class FirestoreJobStore:
     def _claim_ref(self, story_id: str, seq: int) -> Any:
         return self._claims(story_id).document(f"{seq:010d}")
 
+    def _ending_ref(self, job_id: str, run: int) -> Any:
+        return self._ref(job_id).collection("endings").document(f"{run:06d}")
+
+    def _commit(self, batch: Any) -> None:
+        batch.commit(**self._call)
+
+    def _commit_claiming(self, batch: Any) -> None:
+        try:
+            self._commit(batch)
+        except AlreadyExists as exc:
+            raise ClaimConflict("a concurrent request claimed this first") from exc
+
+    @translated
     def create_job(
         self, job: MasterJob, slide_jobs: Sequence[SlideJob], *, idempotency: IdempotencyRecord | None = None
     ) -> None:
@@ -96,34 +121,36 @@ class FirestoreJobStore:
             batch.create(
                 self._db.collection(self._idempotency).document(idempotency.key_id), idempotency_document(idempotency)
             )
-        _commit_claiming(batch)
+        self._commit_claiming(batch)
 
+    @translated
     def get_job(self, job_id: str) -> MasterJob | None:
         if reserved_id(job_id):
             return None
-        snapshot = self._ref(job_id).get()
-        return master_from_document(snapshot.to_dict()) if snapshot.exists else None
+        snapshot = self._ref(job_id).get(**self._call)
+        return _master_or_none(snapshot.to_dict() if snapshot.exists else None)
 
+    @translated
     def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
         if reserved_id(job_id):
             return None, None
         master_ref, slide_ref = self._ref(job_id), self._slide_ref(job_id, slide_number)
-        found = {s.id: s.to_dict() for s in self._db.get_all([master_ref, slide_ref]) if s.exists}
-        master, slide = found.get(master_ref.id), found.get(slide_ref.id)
-        return (
-            master_from_document(master) if master else None,
-            slide_from_document(slide) if slide else None,
-        )
+        found = {s.id: s.to_dict() for s in self._db.get_all([master_ref, slide_ref], **self._call) if s.exists}
+        master, slide = _master_or_none(found.get(master_ref.id)), found.get(slide_ref.id)
+        return master, slide_from_document(slide) if master and slide else None
 
+    @translated
     def current_lock(self, story_id: str) -> LockHolder | None:
-        latest = list(self._claims(story_id).order_by("seq", direction="DESCENDING").limit(1).stream())
+        query = self._claims(story_id).order_by("seq", direction="DESCENDING").limit(1)
+        latest = list(query.stream(**self._call))
         if not latest:
             return None
         claim = latest[0].to_dict()
         return LockHolder(story_id, claim["seq"], claim["masterJobId"], released=claim["released"])
 
+    @translated
     def get_idempotency(self, key_id: str) -> IdempotencyRecord | None:
-        snapshot = self._db.collection(self._idempotency).document(key_id).get()
+        snapshot = self._db.collection(self._idempotency).document(key_id).get(**self._call)
         if not snapshot.exists:
             return None
         record = snapshot.to_dict()
@@ -131,14 +158,17 @@ class FirestoreJobStore:
             key_id, record["ownerId"], record["requestHash"], record["masterJobId"], record["createdAt"]
         )
 
+    @translated
     def remember_idempotency(self, record: IdempotencyRecord) -> None:
         batch = self._db.batch()
         batch.create(self._db.collection(self._idempotency).document(record.key_id), idempotency_document(record))
-        _commit_claiming(batch)
+        self._commit_claiming(batch)
 
+    @translated
     def forget_idempotency(self, key_id: str) -> None:
-        self._db.collection(self._idempotency).document(key_id).delete()
+        self._db.collection(self._idempotency).document(key_id).delete(**self._call)
 
+    @translated
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(
             job_id,
@@ -148,6 +178,7 @@ class FirestoreJobStore:
             master_fields={"currentSlide": slide_number},
         )
 
+    @translated
     def mark_slide_completed(
         self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
     ) -> None:
@@ -160,6 +191,7 @@ class FirestoreJobStore:
             master_fields=reference,
         )
 
+    @translated
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
         self._commit_slide(
             job_id,
@@ -168,20 +200,43 @@ class FirestoreJobStore:
             {"status": SlideStatus.FAILED.value, "error": error_document(error), "completedAt": at},
         )
 
-    def finish_job(self, job: MasterJob, status: JobStatus, at: datetime, *, error: JobError | None = None) -> None:
+    @translated
+    def end_run(self, job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+        at = ending.at
         batch = self._db.batch()
-        batch.update(
-            self._ref(job.job_id),
-            {
-                "status": status.value,
-                "finishedAt": at,
-                "updatedAt": at,
-                "error": error_document(error) if error else None,
-            },
-        )
+        batch.create(self._ending_ref(job.job_id, ending.run), ending_document(ending))
+        master_update: dict[str, Any] = {
+            "status": ending.status.value,
+            "finishedAt": at,
+            "updatedAt": at,
+            "error": error_document(ending.error) if ending.error else None,
+        }
+        if images:
+            recorded = job.with_images(dict(images), at)
+            master_update |= {
+                "referenceSlide": recorded.reference_slide,
+                "referenceImageKey": recorded.reference_image_key,
+            }
+        for number, key in images.items():
+            fields = {"status": SlideStatus.COMPLETED.value, "imageKey": key, "completedAt": at, "error": None}
+            master_update |= _slide_paths(number, fields)
+            batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
+        batch.update(self._ref(job.job_id), master_update)
         batch.update(self._claim_ref(job.story_id, job.lock_seq), {"released": True, "releasedAt": at})
-        batch.commit()
+        try:
+            self._commit(batch)
+        except AlreadyExists:
+            held: JobEnding | None = self.get_ending(job.job_id, ending.run)
+            assert held is not None, "an ending that exists reads back"
+            return held
+        return ending
 
+    @translated
+    def get_ending(self, job_id: str, run: int) -> JobEnding | None:
+        snapshot = self._ending_ref(job_id, run).get(**self._call)
+        return ending_from_document(snapshot.to_dict()) if snapshot.exists else None
+
+    @translated
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
         batch = self._db.batch()
         batch.create(
@@ -201,10 +256,11 @@ class FirestoreJobStore:
             master_update |= _slide_paths(number, fields)
             batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
         batch.update(self._ref(job.job_id), master_update)
-        _commit_claiming(batch)
+        self._commit_claiming(batch)
 
+    @translated
     def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None:
-        self._ref(job_id).update({"webhook": webhook_document(outcome)})
+        self._ref(job_id).update({"webhook": webhook_document(outcome)}, **self._call)
 
     def _commit_slide(
         self,
@@ -224,14 +280,34 @@ class FirestoreJobStore:
             self._slide_ref(job_id, slide_number),
             slide_fields | _slide_progress(slide_fields) | {"updatedAt": at},
         )
-        batch.commit()
+        self._commit(batch)
 
 
-def _commit_claiming(batch: Any) -> None:
-    try:
-        batch.commit()
-    except AlreadyExists as exc:
-        raise ClaimConflict("a concurrent request claimed this first") from exc
+def _master_or_none(document: Mapping[str, Any] | None) -> MasterJob | None:
+    """A master job, or None: a slide job's id names a document too, but not a master job."""
+    if document is None or document.get("type") != MASTER_JOB_TYPE:
+        return None
+    return master_from_document(document)
+
+
+def ending_document(ending: JobEnding) -> dict[str, Any]:
+    return {
+        "run": ending.run,
+        "status": ending.status.value,
+        "at": ending.at,
+        "by": ending.by.value,
+        "error": error_document(ending.error) if ending.error else None,
+    }
+
+
+def ending_from_document(document: Mapping[str, Any]) -> JobEnding:
+    return JobEnding(
+        run=document["run"],
+        status=JobStatus(document["status"]),
+        at=document["at"],
+        by=EndedBy(document["by"]),
+        error=_error(document.get("error")),
+    )
 
 
 def _slide_paths(number: int, fields: Mapping[str, Any]) -> dict[str, Any]:

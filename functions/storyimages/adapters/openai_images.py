@@ -16,6 +16,7 @@ from storyimages.domain.errors import (
     ImageRejected,
     ImageServiceMisconfigured,
     ImageServiceUnavailable,
+    ImageTimedOut,
 )
 from storyimages.domain.ports import GeneratedImage, ImageRequest
 from storyimages.settings import OpenAISettings
@@ -62,13 +63,13 @@ class OpenAIImageGenerator:
                 reference = ("reference.png", request.reference, "image/png")
                 response = self._openai.images.edit(image=[reference], **common)
         except openai.APIError as exc:
-            raise _translate(exc) from exc
+            raise _translate(exc, self._settings.timeout_seconds) from exc
         if not response.data or not response.data[0].b64_json:
             raise ImageServiceUnavailable("the image service answered without image data")
         return GeneratedImage(data=base64.b64decode(response.data[0].b64_json), model=spec.model)
 
 
-def _translate(exc: openai.APIError) -> ImageGenerationError:
+def _translate(exc: openai.APIError, timeout_seconds: float) -> ImageGenerationError:
     if isinstance(exc, openai.RateLimitError):
         retry_after = exc.response.headers.get("retry-after")
         hint = f" (retry after {retry_after}s)" if retry_after else ""
@@ -78,7 +79,10 @@ def _translate(exc: openai.APIError) -> ImageGenerationError:
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
         return ImageRejected(f"the image service rejected the request: {_detail(exc)}")
     if isinstance(exc, openai.APITimeoutError):
-        return ImageServiceUnavailable("the image service did not answer in time")
+        return ImageTimedOut(
+            f"the image service did not answer within {timeout_seconds:g} s; it may still have made the image,"
+            " so it is not asked again automatically: retry the job to try once more"
+        )
     if isinstance(exc, openai.APIConnectionError):
         return ImageServiceUnavailable(f"could not reach the image service: {exc}")
     return ImageServiceUnavailable(f"the image service failed: {_detail(exc)}")

@@ -131,6 +131,21 @@ class WebhookDeliveryFailed(StoryImagesError):
     http_status = 502
 
 
+class StoreUnavailable(StoryImagesError):
+    """The job or story database did not answer in time (an outage, a network fault, an
+    overloaded backend): transient, retried by the state machine; the API answers 503."""
+
+    code = "STORE_UNAVAILABLE"
+    http_status = 503
+
+
+class StoreRefused(StoryImagesError):
+    """The database refused the call (permissions, an invalid argument): retrying cannot help."""
+
+    code = "STORE_ERROR"
+    http_status = 500
+
+
 # Errors of the image service. Retry policy lives in the ASL and keys on these names.
 
 
@@ -151,6 +166,13 @@ class ImageServiceUnavailable(ImageGenerationError):
     code = "IMAGE_SERVICE_UNAVAILABLE"
 
 
+class ImageTimedOut(ImageGenerationError):
+    """No answer within the OpenAI timeout. The service may still make (and bill) the image, so
+    it is never retried on its own: a retry of the job asks again, knowingly."""
+
+    code = "IMAGE_TIMED_OUT"
+
+
 class ImageRejected(ImageGenerationError):
     """400 such as a content-policy refusal: the same request will fail again, never retried."""
 
@@ -168,6 +190,7 @@ ERROR_CODES_BY_NAME: dict[str, str] = {
     for cls in (
         ImageRateLimited,
         ImageServiceUnavailable,
+        ImageTimedOut,
         ImageRejected,
         ImageServiceMisconfigured,
         ImageGenerationError,
@@ -175,6 +198,8 @@ ERROR_CODES_BY_NAME: dict[str, str] = {
         SlideNotFound,
         WebhookDeliveryFailed,
         InvalidWebhookUrl,
+        StoreUnavailable,
+        StoreRefused,
     )
 }
 """Maps an error name seen by Step Functions back to our stable code."""

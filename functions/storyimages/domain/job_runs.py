@@ -7,8 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from storyimages.domain.errors import WorkflowStartFailed
-from storyimages.domain.jobs import JobError, JobStatus, MasterJob
-from storyimages.domain.ports import Clock, JobStore, Notifier, Workflow
+from storyimages.domain.job_completion import end_run
+from storyimages.domain.jobs import EndedBy, JobError, JobStatus, MasterJob
+from storyimages.domain.ports import Clock, ImageStorage, JobStore, Notifier, Workflow
 from storyimages.domain.story_lock import LockHolder, holds_story
 
 logger = Logger()
@@ -28,19 +29,33 @@ def execution_input(job: MasterJob, slides: list[int], max_concurrency: int) -> 
 
 
 def start_execution(
-    job: MasterJob, slides: list[int], *, jobs: JobStore, workflow: Workflow, clock: Clock, max_concurrency: int
+    job: MasterJob,
+    slides: list[int],
+    *,
+    jobs: JobStore,
+    workflow: Workflow,
+    storage: ImageStorage,
+    notifier: Notifier,
+    clock: Clock,
+    max_concurrency: int,
 ) -> None:
     try:
         workflow.start(job.execution_name, execution_input(job, slides, max_concurrency))
     except WorkflowStartFailed as exc:
         # Leave no job that looks alive but has nothing behind it, and free the story.
         reason = JobError(exc.code, exc.message)
-        jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=reason)
+        _end_quietly(job, reason, EndedBy.START_FAILED, jobs, storage, notifier, clock)
         raise
 
 
 def holding_job(
-    holder: LockHolder | None, jobs: JobStore, workflow: Workflow, notifier: Notifier, clock: Clock
+    holder: LockHolder | None,
+    *,
+    jobs: JobStore,
+    workflow: Workflow,
+    storage: ImageStorage,
+    notifier: Notifier,
+    clock: Clock,
 ) -> MasterJob | None:
     """The job that holds the story, or None when it is free. A job that can no longer finish
     is marked failed here, so it does not read as running forever."""
@@ -51,11 +66,24 @@ def holding_job(
         return None
     if holds_story(job, workflow.state(job.execution_name), age=clock.now() - job.updated_at):
         return job
-    jobs.finish_job(job, JobStatus.FAILED, clock.now(), error=WORKFLOW_LOST)
-    if job.webhook_url:
-        try:
-            notifier.job_ended(job.ended_as(JobStatus.FAILED))
-        except WorkflowStartFailed:
-            # Recovering someone else's lost job must not fail this start; the job reads failed.
-            logger.warning("could not notify the end of a lost job", masterJobId=job.job_id)
+    _end_quietly(job, WORKFLOW_LOST, EndedBy.LOST, jobs, storage, notifier, clock)
     return None
+
+
+def _end_quietly(
+    job: MasterJob,
+    error: JobError,
+    by: EndedBy,
+    jobs: JobStore,
+    storage: ImageStorage,
+    notifier: Notifier,
+    clock: Clock,
+) -> None:
+    """End the run as failed; a webhook that cannot be started must not fail the caller (the
+    job reads failed, which is what matters)."""
+    try:
+        end_run(
+            job, lambda _: (JobStatus.FAILED, error), by, jobs=jobs, storage=storage, notifier=notifier, clock=clock
+        )
+    except WorkflowStartFailed:
+        logger.warning("could not notify the end of a job", masterJobId=job.job_id, endedBy=by.value)

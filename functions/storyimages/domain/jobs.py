@@ -87,6 +87,28 @@ class WebhookOutcome:
     at: datetime | None = None
 
 
+class EndedBy(StrEnum):
+    """What decided a run's end."""
+
+    FINALIZE = "finalize"  # the workflow went through every slide
+    CANCEL = "cancel"  # the owner cancelled
+    WORKFLOW_FAILURE = "workflow-failure"  # the workflow broke and said so
+    EXECUTION_ENDED = "execution-ended"  # the execution ended without ending the job
+    LOST = "lost"  # a later start found the job without a live execution
+    START_FAILED = "start-failed"  # the run's execution could not be started
+
+
+@dataclass(frozen=True)
+class JobEnding:
+    """How one run of a job ended. Each run has at most one: the first to claim it decides."""
+
+    run: int
+    status: JobStatus
+    at: datetime
+    by: EndedBy
+    error: JobError | None = None
+
+
 @dataclass(frozen=True)
 class Summary:
     total_slides: int
@@ -181,6 +203,22 @@ class MasterJob:
     def ended_as(self, status: JobStatus) -> MasterJob:
         """The job as it reads once it has ended with `status`."""
         return replace(self, status=status)
+
+    def with_images(self, images: dict[int, str], at: datetime) -> MasterJob:
+        """The job once `images` (slide -> stored image key) are recorded as completed; the first
+        of them becomes the reference when the job wants one and has none yet."""
+        if not images:
+            return self
+        slides = dict(self.slides)
+        for number, key in images.items():
+            slides[number] = replace(
+                slides[number], status=SlideStatus.COMPLETED, image_key=key, error=None, completed_at=at
+            )
+        job = replace(self, slides=slides)
+        if self.use_character_consistency and self.reference_image_key is None:
+            first = min(images)
+            job = replace(job, reference_slide=first, reference_image_key=images[first])
+        return job
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Generate one slide's image, or record why it could not be generated.
 
 Both are safe to repeat: a completed slide is never generated or overwritten again, an image
-already stored by an earlier attempt is recorded instead of paid for twice, and a late
-failure never turns a completed slide back into a failed one.
+already stored by an earlier attempt (of this run or an earlier one, whatever its slide was
+recorded as) is recorded instead of paid for twice, and a failure never turns a slide whose
+image is stored into a failed one.
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ def generate_slide_image(
 
     key = image_key(job, slide_number)
     reference_key = _reference_for(job, slide_number)
-    interrupted_before = state.status is SlideStatus.GENERATING
-    if not interrupted_before:
+    if state.status is not SlideStatus.GENERATING:
         jobs.mark_slide_generating(job_id, slide_number, clock.now())
 
-    reused = interrupted_before and storage.exists(key)
+    # One HEAD per slide: an attempt that stored the image but could not record it (the job
+    # store was down, the function timed out) must not pay for it again.
+    reused = storage.exists(key)
     if not reused:
         reference = storage.get(reference_key) if reference_key else None
         prompt = image_prompt(slide_job.prompt, with_reference=reference is not None)
@@ -74,12 +76,21 @@ def generate_slide_image(
 
 
 def record_slide_failure(
-    job_id: str, slide_number: int, error: JobError, *, jobs: JobStore, clock: Clock
+    job_id: str, slide_number: int, error: JobError, *, jobs: JobStore, storage: ImageStorage, clock: Clock
 ) -> SlideOutcome:
+    """Record why the slide has no image; but if its image is stored after all (the attempt
+    that stored it failed to record it), record it completed instead."""
     job = existing_job(job_id, jobs)
     state = _slide_of(job, slide_number)
     if state.status is SlideStatus.COMPLETED:
         return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
+    key = image_key(job, slide_number)
+    if storage.exists(key):
+        becomes_reference = job.use_character_consistency and job.reference_image_key is None
+        jobs.mark_slide_completed(job_id, slide_number, key, clock.now(), as_reference=becomes_reference)
+        return SlideOutcome(
+            job_id, slide_number, SlideStatus.COMPLETED, key, became_reference=becomes_reference, reused=True
+        )
     jobs.mark_slide_failed(job_id, slide_number, error, clock.now())
     return SlideOutcome(job_id, slide_number, SlideStatus.FAILED, None)
 

@@ -27,7 +27,15 @@ from storyimages.domain.jobs import (
     master_job_id,
     slide_job_id,
 )
-from storyimages.domain.ports import Clock, JobStore, Notifier, Resolver, StoryRepository, Workflow
+from storyimages.domain.ports import (
+    Clock,
+    ImageStorage,
+    JobStore,
+    Notifier,
+    Resolver,
+    StoryRepository,
+    Workflow,
+)
 from storyimages.domain.story import Story
 from storyimages.domain.story_lock import next_claim
 from storyimages.domain.webhooks import WebhookPolicy, check_webhook_url
@@ -113,6 +121,7 @@ def start_generation(
     stories: StoryRepository,
     jobs: JobStore,
     workflow: Workflow,
+    storage: ImageStorage,
     notifier: Notifier,
     resolver: Resolver,
     clock: Clock,
@@ -130,7 +139,7 @@ def start_generation(
     story = Story.from_document(command.story_id, document, max_slides=config.max_slides)
 
     holder = jobs.current_lock(command.story_id)
-    active = holding_job(holder, jobs, workflow, notifier, clock)
+    active = holding_job(holder, jobs=jobs, workflow=workflow, storage=storage, notifier=notifier, clock=clock)
     if active is not None:
         if idempotency is not None:
             # The key's answer is this job: the same request later gets it again, not a new job.
@@ -163,7 +172,16 @@ def start_generation(
         jobs.create_job(job, slide_jobs, idempotency=record)
     except ClaimConflict:
         return _lost_race(command.story_id, idempotency, jobs, config, clock)
-    start_execution(job, numbers, jobs=jobs, workflow=workflow, clock=clock, max_concurrency=config.max_concurrency)
+    start_execution(
+        job,
+        numbers,
+        jobs=jobs,
+        workflow=workflow,
+        storage=storage,
+        notifier=notifier,
+        clock=clock,
+        max_concurrency=config.max_concurrency,
+    )
     return _started(job, config)
 
 

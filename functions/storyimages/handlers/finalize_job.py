@@ -9,21 +9,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier
 from storyimages.domain.job_completion import finalize_job
-from storyimages.handlers.task_events import TaskEvent
-from storyimages.settings import FirestoreSettings, NotifierSettings
+from storyimages.handlers.task_events import RunTask
+from storyimages.settings import FirestoreSettings, NotifierSettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+storage = S3ImageStorage(StorageSettings.from_env().bucket)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = TaskEvent.model_validate(event)
-    logger.append_keys(masterJobId=task.master_job_id)
-    status, summary = finalize_job(task.master_job_id, jobs=jobs, notifier=notifier, clock=SystemClock())
+    task = RunTask.model_validate(event)
+    logger.append_keys(masterJobId=task.master_job_id, run=task.run)
+    status, summary = finalize_job(
+        task.master_job_id, task.run, jobs=jobs, storage=storage, notifier=notifier, clock=SystemClock()
+    )
     logger.info("job finished", status=status.value, completed=summary.completed, errors=summary.errors)
     return {
         "status": status.value,

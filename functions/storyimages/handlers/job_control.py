@@ -39,13 +39,14 @@ app = api_resolver(ApiSettings.from_env())
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 
 
-@app.post(CANCEL_PATH, summary="Cancel a running job", responses=error_responses(401, 404, 409, 422))
+@app.post(CANCEL_PATH, summary="Cancel a running job", responses=error_responses(401, 404, 409, 422, 503))
 def cancel(masterJobId: JobId) -> JobStatusResponse:
     job = cancel_job(
         masterJobId,
         caller_of(app.current_event.raw_event),
         jobs=jobs,
         workflow=workflow,
+        storage=storage,
         notifier=notifier,
         clock=SystemClock(),
     )
@@ -64,6 +65,7 @@ def retry(masterJobId: JobId) -> tuple[JobStatusResponse, int]:
         caller_of(app.current_event.raw_event),
         jobs=jobs,
         workflow=workflow,
+        storage=storage,
         notifier=notifier,
         clock=SystemClock(),
         config=config,

@@ -9,12 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier
 from storyimages.domain.job_completion import mark_job_failed
 from storyimages.handlers.task_events import JobFailureTask
-from storyimages.settings import FirestoreSettings, NotifierSettings
+from storyimages.settings import FirestoreSettings, NotifierSettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+storage = S3ImageStorage(StorageSettings.from_env().bucket)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
 
@@ -22,8 +24,12 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = JobFailureTask.model_validate(event)
-    logger.append_keys(masterJobId=task.master_job_id)
+    logger.append_keys(masterJobId=task.master_job_id, run=task.run)
     error = task.error.describe()
-    summary = mark_job_failed(task.master_job_id, error, jobs=jobs, notifier=notifier, clock=SystemClock())
-    logger.error("job failed", errorCode=error.code, error=error.message, completed=summary.completed)
-    return {"status": "failed", "errorCode": error.code}
+    status, summary = mark_job_failed(
+        task.master_job_id, task.run, error, jobs=jobs, storage=storage, notifier=notifier, clock=SystemClock()
+    )
+    logger.error(
+        "job failed", errorCode=error.code, error=error.message, status=status.value, completed=summary.completed
+    )
+    return {"status": status.value, "errorCode": error.code}

@@ -9,11 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.s3_images import S3ImageStorage
+from storyimages.domain.jobs import SlideStatus
 from storyimages.domain.slide_generation import record_slide_failure
 from storyimages.handlers.task_events import SlideFailureTask
-from storyimages.settings import FirestoreSettings
+from storyimages.settings import FirestoreSettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
+storage = S3ImageStorage(StorageSettings.from_env().bucket)
 logger = Logger()
 
 
@@ -22,6 +25,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = SlideFailureTask.model_validate(event)
     logger.append_keys(masterJobId=task.master_job_id, slideNumber=task.slide_number)
     error = task.error.describe()
-    outcome = record_slide_failure(task.master_job_id, task.slide_number, error, jobs=jobs, clock=SystemClock())
-    logger.warning("slide failed", errorCode=error.code, error=error.message, recorded=not outcome.reused)
+    outcome = record_slide_failure(
+        task.master_job_id, task.slide_number, error, jobs=jobs, storage=storage, clock=SystemClock()
+    )
+    if outcome.status is SlideStatus.COMPLETED:
+        logger.warning("slide task failed after its image was stored; recorded completed", errorCode=error.code)
+    else:
+        logger.warning("slide failed", errorCode=error.code, error=error.message)
     return {"slideNumber": outcome.slide_number, "status": outcome.status.value, "errorCode": error.code}

@@ -12,6 +12,7 @@ from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.dns_resolver import SystemResolver
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.firestore_stories import FirestoreStories
+from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.api.auth import caller_of
 from storyimages.api.openapi import error_responses
@@ -25,6 +26,7 @@ from storyimages.settings import (
     ImageSettings,
     NotifierSettings,
     StartSettings,
+    StorageSettings,
     WebhookSettings,
 )
 
@@ -33,6 +35,7 @@ firestore = FirestoreSettings.from_env()
 config = settings.generation(ImageSettings.from_env(), WebhookSettings.from_env())
 stories = FirestoreStories.from_settings(firestore)
 jobs = FirestoreJobStore.from_settings(firestore)
+storage = S3ImageStorage(StorageSettings.from_env().bucket)
 workflow = StepFunctionsWorkflow(settings.state_machine_arn)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
@@ -59,6 +62,7 @@ def start(
         caller_of(app.current_event.raw_event),
         stories=stories,
         jobs=jobs,
+        storage=storage,
         workflow=workflow,
         notifier=notifier,
         resolver=SystemResolver(),

@@ -15,6 +15,12 @@ class TaskEvent(BaseModel):
     master_job_id: str = Field(alias="masterJobId", min_length=1)
 
 
+class RunTask(TaskEvent):
+    """A task of one run; `run` is absent only from executions started before runs were passed."""
+
+    run: int | None = Field(default=None, ge=0)
+
+
 class SlideTask(TaskEvent):
     slide_number: int = Field(alias="slideNumber", ge=1)
 
@@ -35,7 +41,7 @@ class SlideFailureTask(SlideTask):
     error: CaughtError = CaughtError()
 
 
-class JobFailureTask(TaskEvent):
+class JobFailureTask(RunTask):
     error: CaughtError = CaughtError()
 
 
@@ -46,6 +52,25 @@ class SummaryEvent(BaseModel):
     completed: int = Field(ge=0)
     errors: int = Field(ge=0)
     skipped: int = Field(ge=0)
+
+
+class ExecutionEnded(BaseModel):
+    """EventBridge's "Step Functions Execution Status Change" event, the fields used here."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    class Detail(BaseModel):
+        model_config = ConfigDict(extra="ignore", frozen=True)
+
+        status: str
+        input: str
+        error: str | None = None
+
+    detail: Detail
+
+    def run_input(self) -> RunTask:
+        """The execution's input: which job, which run."""
+        return RunTask.model_validate_json(self.detail.input)
 
 
 class WebhookTask(TaskEvent):
