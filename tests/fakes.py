@@ -12,10 +12,10 @@ from storyimages.domain.errors import ClaimConflict, ImageGenerationError, Webho
 from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
     EndedBy,
-    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
+    RunEnding,
     SlideJob,
     SlideState,
     SlideStatus,
@@ -58,7 +58,7 @@ class FakeJobStore:
         self.slide_jobs: dict[str, SlideJob] = {}
         self.claims: dict[tuple[str, int], LockHolder] = {}
         self.idempotency: dict[str, IdempotencyRecord] = {}
-        self.endings: dict[tuple[str, int], JobEnding] = {}
+        self.endings: dict[tuple[str, int], RunEnding] = {}
         self.commits: list[tuple[str, str]] = []  # (operation, job id)
 
     def create_job(
@@ -124,7 +124,7 @@ class FakeJobStore:
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
         self._update_slide(job_id, slide_number, "failed", status=SlideStatus.FAILED, error=error, completed_at=at)
 
-    def end_run(self, job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+    def end_run(self, job: MasterJob, ending: RunEnding, *, images: Mapping[int, str]) -> RunEnding:
         if (job.job_id, ending.run) in self.endings:
             return self.endings[(job.job_id, ending.run)]
         self.endings[(job.job_id, ending.run)] = ending
@@ -142,12 +142,12 @@ class FakeJobStore:
         self.commits.append(("end", job.job_id))
         return ending
 
-    def get_ending(self, job_id: str, run: int) -> JobEnding | None:
+    def get_ending(self, job_id: str, run: int) -> RunEnding | None:
         return self.endings.get((job_id, run))
 
-    def end(self, job: MasterJob, status: JobStatus, at: datetime, *, by: EndedBy = EndedBy.FINALIZE) -> JobEnding:
+    def end(self, job: MasterJob, status: JobStatus, at: datetime, *, by: EndedBy = EndedBy.FINALIZE) -> RunEnding:
         """A test's shortcut: end the job's current run as `status`."""
-        return self.end_run(job, JobEnding(run=job.run, status=status, at=at, by=by), images={})
+        return self.end_run(job, RunEnding(run=job.run, status=status, at=at, by=by), images={})
 
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
         claim = (job.story_id, lock_seq)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from storyimages.domain.identity import Caller
 from storyimages.domain.job_completion import end_abandoned_run, finalize_job, mark_job_failed
 from storyimages.domain.job_control import cancel_job, retry_failed_slides
-from storyimages.domain.jobs import JobEnding, JobError, JobStatus, MasterJob, Summary
+from storyimages.domain.jobs import JobError, JobStatus, MasterJob, RunEnding, Summary
 from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, record_slide_failure
 from storyimages.domain.start_generation import GenerationConfig, StartCommand, StartOptions, start_generation
 from tests.fakes import (
@@ -102,7 +102,7 @@ class World:
         )
         return summary
 
-    def end_abandoned(self, execution_status: str, run: int = 0, error: str | None = None) -> JobEnding | None:
+    def end_abandoned(self, execution_status: str, run: int = 0, error: str | None = None) -> RunEnding | None:
         return end_abandoned_run(
             self.job_id,
             run,

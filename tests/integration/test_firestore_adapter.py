@@ -19,10 +19,10 @@ from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
     EndedBy,
     ImageSpec,
-    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
+    RunEnding,
     SlideJob,
     SlideState,
     SlideStatus,
@@ -182,8 +182,8 @@ def test_given_slide_progress_when_recorded_then_each_step_is_one_commit_and_sib
 
 def ending(
     status: JobStatus, by: EndedBy = EndedBy.FINALIZE, *, run: int = 0, error: JobError | None = None
-) -> JobEnding:
-    return JobEnding(run=run, status=status, at=T1, by=by, error=error)
+) -> RunEnding:
+    return RunEnding(run=run, status=status, at=T1, by=by, error=error)
 
 
 def test_given_a_job_when_it_ends_then_one_commit_sets_its_end_and_releases_its_story_leaving_slides_alone(
@@ -276,10 +276,10 @@ def test_given_enders_racing_when_they_all_claim_the_end_of_a_run_then_exactly_o
         ending(JobStatus.CANCELLED, EndedBy.CANCEL),
         ending(JobStatus.FAILED, EndedBy.WORKFLOW_FAILURE),
     ]
-    held: list[JobEnding] = []
+    held: list[RunEnding] = []
     barrier = threading.Barrier(len(claims))
 
-    def claim(mine: JobEnding) -> None:
+    def claim(mine: RunEnding) -> None:
         barrier.wait()
         held.append(FirestoreJobStore(store._client_factory).end_run(job, mine, images={}))
 

@@ -14,7 +14,7 @@ from storyimages.domain.errors import (
     WorkflowStartFailed,
 )
 from storyimages.domain.identity import Caller
-from storyimages.domain.jobs import EndedBy, JobEnding, JobStatus, MasterJob, SlideStatus
+from storyimages.domain.jobs import EndedBy, JobStatus, MasterJob, RunEnding, SlideStatus
 from storyimages.domain.start_generation import StartCommand, start_generation
 from tests.job_world import OWNER, World
 
@@ -182,7 +182,7 @@ def test_given_the_run_finishing_just_before_the_cancel_when_cancelled_then_it_s
     world.generate(1)
     claim = world.jobs.end_run
 
-    def finalize_first(job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+    def finalize_first(job: MasterJob, ending: RunEnding, *, images: Mapping[int, str]) -> RunEnding:
         if ending.by is EndedBy.CANCEL:
             world.finalize()
         return claim(job, ending, images=images)

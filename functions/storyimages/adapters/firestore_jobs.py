@@ -39,10 +39,10 @@ from storyimages.domain.jobs import (
     MASTER_JOB_TYPE,
     EndedBy,
     ImageSpec,
-    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
+    RunEnding,
     SlideJob,
     SlideState,
     SlideStatus,
@@ -201,7 +201,7 @@ class FirestoreJobStore:
         )
 
     @translated
-    def end_run(self, job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+    def end_run(self, job: MasterJob, ending: RunEnding, *, images: Mapping[int, str]) -> RunEnding:
         at = ending.at
         batch = self._db.batch()
         batch.create(self._ending_ref(job.job_id, ending.run), ending_document(ending))
@@ -226,13 +226,13 @@ class FirestoreJobStore:
         try:
             self._commit(batch)
         except AlreadyExists:
-            held: JobEnding | None = self.get_ending(job.job_id, ending.run)
+            held: RunEnding | None = self.get_ending(job.job_id, ending.run)
             assert held is not None, "an ending that exists reads back"
             return held
         return ending
 
     @translated
-    def get_ending(self, job_id: str, run: int) -> JobEnding | None:
+    def get_ending(self, job_id: str, run: int) -> RunEnding | None:
         snapshot = self._ending_ref(job_id, run).get(**self._call)
         return ending_from_document(snapshot.to_dict()) if snapshot.exists else None
 
@@ -290,7 +290,7 @@ def _master_or_none(document: Mapping[str, Any] | None) -> MasterJob | None:
     return master_from_document(document)
 
 
-def ending_document(ending: JobEnding) -> dict[str, Any]:
+def ending_document(ending: RunEnding) -> dict[str, Any]:
     return {
         "run": ending.run,
         "status": ending.status.value,
@@ -300,8 +300,8 @@ def ending_document(ending: JobEnding) -> dict[str, Any]:
     }
 
 
-def ending_from_document(document: Mapping[str, Any]) -> JobEnding:
-    return JobEnding(
+def ending_from_document(document: Mapping[str, Any]) -> RunEnding:
+    return RunEnding(
         run=document["run"],
         status=JobStatus(document["status"]),
         at=document["at"],

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from storyimages.domain.job_status import existing_job
 from storyimages.domain.jobs import (
     EndedBy,
-    JobEnding,
     JobError,
     JobStatus,
     MasterJob,
+    RunEnding,
     SlideStatus,
     Summary,
     image_key,
@@ -38,7 +38,7 @@ WORKFLOW_FAILED = "the workflow stopped before it could finish this job ({reason
 @dataclass(frozen=True)
 class EndedRun:
     job: MasterJob  # as it reads now
-    ending: JobEnding  # the run's one ending
+    ending: RunEnding  # the run's one ending
     decided_here: bool  # whether this caller's claim is the one that holds
 
 
@@ -59,7 +59,7 @@ def end_run(
     now = clock.now()
     recorded = job.with_images(images, now)
     status, error = decide(recorded)
-    claimed = JobEnding(run=job.run, status=status, at=now, by=by, error=error)
+    claimed = RunEnding(run=job.run, status=status, at=now, by=by, error=error)
     held = jobs.end_run(job, claimed, images=images)
     if held != claimed:
         # Another ender decided, and asks for the webhook itself (or its repeat will).
@@ -149,7 +149,7 @@ def end_abandoned_run(
     storage: ImageStorage,
     notifier: Notifier,
     clock: Clock,
-) -> JobEnding | None:
+) -> RunEnding | None:
     """The run's execution ended (`execution_status`: FAILED, TIMED_OUT or ABORTED). If the
     job still reads open, nothing else will end it: end it here, as cancelled when the
     execution was stopped, as failed otherwise. None when there was nothing to do."""
@@ -168,11 +168,11 @@ def end_abandoned_run(
     return ended.ending if ended.decided_here else None
 
 
-def _ending_of_another_run(job: MasterJob, run: int | None, jobs: JobStore) -> JobEnding | None:
+def _ending_of_another_run(job: MasterJob, run: int | None, jobs: JobStore) -> RunEnding | None:
     """For a task of an earlier run arriving after a retry started a new one: that run's ending."""
     if run is None or run == job.run:
         return None
-    return jobs.get_ending(job.job_id, run) or JobEnding(
+    return jobs.get_ending(job.job_id, run) or RunEnding(
         run=run, status=JobStatus.FAILED, at=job.updated_at, by=EndedBy.LOST
     )
 

@@ -99,7 +99,7 @@ class EndedBy(StrEnum):
 
 
 @dataclass(frozen=True)
-class JobEnding:
+class RunEnding:
     """How one run of a job ended. Each run has at most one: the first to claim it decides."""
 
     run: int

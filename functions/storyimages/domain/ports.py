@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from storyimages.domain.idempotency import IdempotencyRecord
-from storyimages.domain.jobs import ImageSpec, JobEnding, JobError, MasterJob, SlideJob, WebhookOutcome
+from storyimages.domain.jobs import ImageSpec, JobError, MasterJob, RunEnding, SlideJob, WebhookOutcome
 from storyimages.domain.story_lock import ExecutionState, LockHolder
 
 
@@ -59,7 +59,7 @@ class JobStore(Protocol):
 
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None: ...
 
-    def end_run(self, job: MasterJob, ending: JobEnding, *, images: Mapping[int, str]) -> JobEnding:
+    def end_run(self, job: MasterJob, ending: RunEnding, *, images: Mapping[int, str]) -> RunEnding:
         """Claim the end of run `ending.run` of `job` with a create-if-absent record, in one
         commit with the job's final status and error, `images` (slide -> stored image key)
         recorded as completed, and the release of the job's claim on its story. Returns the
@@ -68,7 +68,7 @@ class JobStore(Protocol):
         (MasterJob.visible_slides)."""
         ...
 
-    def get_ending(self, job_id: str, run: int) -> JobEnding | None: ...
+    def get_ending(self, job_id: str, run: int) -> RunEnding | None: ...
 
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
         """Start run `run` of the job over `slides` (back to pending) under a new claim on the
