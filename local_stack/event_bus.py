@@ -72,14 +72,19 @@ class ExecutionEventBus:
         for worker in list(self._workers):
             worker.join(timeout=10)
 
-    def delivered(self, execution_name: str) -> list[Delivery]:
-        with self._lock:
-            return [d for d in self.deliveries if d.event["detail"]["name"] == execution_name]
+    def settled(self, execution_name: str, timeout: float) -> Delivery:
+        """The event of execution `execution_name` once delivered (handled or dead-lettered)."""
 
-    def wait_until_idle(self, timeout: float) -> bool:
-        """True once every delivery so far has its outcome."""
+        def found() -> Delivery | None:
+            mine = [d for d in self.deliveries if d.event["detail"]["name"] == execution_name]
+            return mine[0] if mine and mine[0].outcome != "pending" else None
+
         with self._changed:
-            return self._changed.wait_for(lambda: all(d.outcome != "pending" for d in self.deliveries), timeout)
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise TimeoutError(f"no event of {execution_name} was delivered within {timeout} s")
+            delivery = found()
+            assert delivery is not None
+            return delivery
 
     def _watch(self) -> None:
         client = self._client_factory()
@@ -110,8 +115,9 @@ class ExecutionEventBus:
         return new
 
     def _deliver(self, delivery: Delivery) -> None:
-        with self._lock:
+        with self._changed:
             self.deliveries.append(delivery)
+            self._changed.notify_all()
         worker = threading.Thread(target=self._invoke, args=(delivery,), name="event-delivery", daemon=True)
         self._workers = [w for w in self._workers if w.is_alive()] + [worker]
         worker.start()

@@ -62,6 +62,8 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
         stack, broken, {"masterJobId": broken, "run": 0, "firstSlide": 1, "delaySeconds": 0, "maxConcurrency": 1}
     )
     assert wait_for(stack, broken).job.status.value == "failed"
+    # ... whose failed execution's end reaches EndAbandonedJob (which finds the job ended already)
+    assert stack.events.settled(broken, timeout=30).outcome == "handled"
 
     # Then every function ran, none failed but as designed, and the answers are the usual ones
     assert (first["masterJob"]["status"], second["masterJob"]["status"]) == (

@@ -252,7 +252,7 @@ def test_given_an_input_so_broken_that_even_the_last_resort_fails_when_it_runs_t
     assert job.status is JobStatus.FAILED
     assert job.error is not None and job.error.code == "WORKFLOW_FAILED"
     assert FirestoreJobStore(lambda: stack.db).current_lock(job.story_id).released
-    (delivery,) = stack.events.delivered(job_id)
+    delivery = stack.events.settled(job_id, timeout=10)
     assert delivery.outcome == "handled"
     EventBridgeModel.model_validate(delivery.event)  # the event as EventBridge shapes it
 
