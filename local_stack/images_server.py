@@ -35,10 +35,13 @@ Tests steer it over HTTP (so a test in another thread or process can) or from Py
 - `GET /_control/requests` returns the request log.
 
 A rule is `{"kind": "rate_limit"|"server_error"|"slow"|"reject", "match": str|null,
-"times": int|null, "retryAfter": seconds|null (rate_limit; default 1, null sends no header),
-"seconds": delay (slow; default 1)}`. Each image request walks the rules in order; a rule
-whose `match` is a substring of the prompt (null matches any) and that has times left fires
-and uses one up. `slow` waits and walks on; the others answer at once. Whatever the rules, a
+"times": int|null, "probability": 0-1 (default 1), "retryAfter": seconds|null (rate_limit;
+default 1, null sends no header), "seconds": delay (slow; default 1)}`. Each image request
+walks the rules in order; a rule whose `match` is a substring of the prompt (null matches any),
+that has times left and whose draw (seeded) falls under its probability fires and uses one up.
+The request log says how long `slow` rules held each request (`heldSeconds`): a request held
+past the client's timeout was still answered, as OpenAI finishes (and bills) an image whose
+client gave up. `slow` waits and walks on; the others answer at once. Whatever the rules, a
 prompt containing `CONTENT_POLICY_MARKER` is refused the way OpenAI's safety system refuses.
 Faults and refusals answer before a stream starts, with an HTTP status, as OpenAI's do.
 """
@@ -50,6 +53,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import random
 import re
 import threading
 import time
@@ -157,6 +161,7 @@ class FaultRule:
     times: int | None = None
     retry_after: float | None = 1.0
     seconds: float = 1.0
+    probability: float = 1.0
 
     @classmethod
     def parse(cls, raw: Any) -> FaultRule:
@@ -166,7 +171,9 @@ class FaultRule:
         kind = raw.get("kind")
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
-        allowed = {"kind", "match", "times"} | {"rate_limit": {"retryAfter"}, "slow": {"seconds"}}.get(kind, set())
+        allowed = {"kind", "match", "times", "probability"} | {"rate_limit": {"retryAfter"}, "slow": {"seconds"}}.get(
+            kind, set()
+        )
         # Unknown keys are refused so that a typo ("retry_after") fails loudly instead of being ignored.
         unknown = sorted(set(raw) - allowed)
         if unknown:
@@ -180,19 +187,28 @@ class FaultRule:
         retry_after = raw.get("retryAfter", 1.0)
         retry_after = None if retry_after is None else _seconds(retry_after, "retryAfter")
         seconds = _seconds(raw.get("seconds", 1.0), "seconds")
-        return cls(kind=kind, match=match, times=times, retry_after=retry_after, seconds=seconds)
+        probability = raw.get("probability", 1.0)
+        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            raise ValueError("probability must be a number from 0 to 1")
+        return cls(
+            kind=kind, match=match, times=times, retry_after=retry_after, seconds=seconds, probability=probability
+        )
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"kind": self.kind, "match": self.match, "times": self.times}
+        if self.probability != 1.0:
+            document["probability"] = self.probability
         if self.kind == "rate_limit":
             document["retryAfter"] = self.retry_after
         if self.kind == "slow":
             document["seconds"] = self.seconds
         return document
 
-    def take(self, prompt: str) -> bool:
+    def take(self, prompt: str, chance: random.Random) -> bool:
         """Whether the rule fires for `prompt`, using up one of its times if so. Call under the lock."""
         if self.match is not None and self.match not in prompt:
+            return False
+        if self.probability < 1.0 and chance.random() >= self.probability:
             return False
         if self.times is not None:
             if self.times <= 0:
@@ -359,6 +375,8 @@ class ImagesApp:
         self._lock = threading.Lock()
         self._faults: list[FaultRule] = []
         self._log: list[dict[str, Any]] = []
+        # Rules with a probability draw from this; seeded, so a run with the same requests repeats.
+        self._chance = random.Random(0)
         # A reset wakes requests held by a `slow` rule and keeps them out of the fresh log.
         self._generation = 0
         self._wake = threading.Event()
@@ -375,11 +393,12 @@ class ImagesApp:
 
     # -- Python control ---------------------------------------------------------------------
 
-    def set_faults(self, rules: Iterable[Any]) -> None:
+    def set_faults(self, rules: Iterable[Any], *, seed: int = 0) -> None:
         """Replace the fault rules (each in its JSON form). ValueError for an invalid rule."""
         parsed = [FaultRule.parse(rule) for rule in rules]
         with self._lock:
             self._faults = parsed
+            self._chance = random.Random(seed)
 
     def faults(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -454,13 +473,14 @@ class ImagesApp:
             "referenceSha256": [hashlib.sha256(image).hexdigest() for image in images],
             "status": None,
             "at": self._clock(),
+            "heldSeconds": 0.0,  # how long a `slow` rule held it before it was answered
         }
         try:
             _authorize(request)
             if body.error is not None:
                 raise body.error
             prompt = fields.get("prompt")
-            self._apply_faults(prompt if isinstance(prompt, str) else "", wake)
+            entry["heldSeconds"] = self._apply_faults(prompt if isinstance(prompt, str) else "", wake)
             call = _validate(endpoint, body, self._families)
             if CONTENT_POLICY_MARKER in call.prompt:
                 raise content_policy_error()
@@ -474,18 +494,23 @@ class ImagesApp:
                 self._log.append(entry)
         return response
 
-    def _apply_faults(self, prompt: str, wake: threading.Event) -> None:
+    def _apply_faults(self, prompt: str, wake: threading.Event) -> float:
+        """Apply the rules (raising the first fault that fires); the seconds `slow` rules held it."""
         with self._lock:
             rules = self._faults
+        held = 0.0
         for rule in rules:
             with self._lock:
-                fired = rule.take(prompt)
+                fired = rule.take(prompt, self._chance)
             if not fired:
                 continue
             if rule.kind == "slow":
+                began = time.monotonic()
                 wake.wait(rule.seconds)
+                held += time.monotonic() - began
                 continue
             raise rule.error()
+        return held
 
     def _answer(self, call: ImageCall) -> dict[str, Any]:
         data = [{"b64_json": _b64(_render(call, variant), call)} for variant in range(call.n)]
@@ -576,8 +601,8 @@ class ImagesServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def set_faults(self, rules: Iterable[Any]) -> None:
-        self.app.set_faults(rules)
+    def set_faults(self, rules: Iterable[Any], *, seed: int = 0) -> None:
+        self.app.set_faults(rules, seed=seed)
 
     def faults(self) -> list[dict[str, Any]]:
         return self.app.faults()

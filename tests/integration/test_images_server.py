@@ -611,3 +611,35 @@ def test_given_markup_when_editing_with_gpt_image_2_then_400_names_markup(
     error = refusal(lambda: edit(client, reference, markup=("markup.png", png((1024, 640)), "image/png")))
 
     assert error.param == "markup"
+
+
+def body(prompt: str) -> dict[str, Any]:
+    return {"model": MODEL, "prompt": prompt, "size": SIZE, "quality": "low"}
+
+
+def test_given_a_rule_with_a_probability_when_many_requests_come_then_about_that_share_fails_repeatably(
+    server: ImagesServer,
+) -> None:
+    # Given a server error on 30% of requests, seeded
+    outcomes = []
+    for _ in range(2):
+        server.reset()
+        server.set_faults([{"kind": "server_error", "probability": 0.3}], seed=7)
+        # When 100 requests come
+        statuses = [post(server, "/v1/images/generations", body(f"a fox, take {n}"))[0] for n in range(100)]
+        outcomes.append(statuses)
+
+    # Then about 30% failed, the same ones each time
+    failed = sum(status == 500 for status in outcomes[0])
+    assert 15 <= failed <= 45
+    assert outcomes[0] == outcomes[1]
+
+
+def test_given_a_slow_rule_when_a_request_is_held_then_the_log_says_how_long(server: ImagesServer) -> None:
+    server.set_faults([{"kind": "slow", "seconds": 0.2, "times": 1}])
+
+    post(server, "/v1/images/generations", body("a fox"))
+    post(server, "/v1/images/generations", body("an owl"))
+
+    held = [entry["heldSeconds"] for entry in server.requests()]
+    assert held[0] >= 0.2 and held[1] == 0.0

@@ -81,6 +81,7 @@ def test_given_a_prompt_when_generated_then_a_png_of_the_requested_size_comes_ba
         "referenceSha256": [],
         "status": 200,
         "at": None,
+        "heldSeconds": 0.0,
     }
 
 
