@@ -10,12 +10,13 @@ are the ones that run there.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ from infra.function_catalogue import Reference, function_name, function_specs
 from local_stack.aws import MotoAws, MotoLambdaBridge
 from local_stack.event_bus import PRODUCTION_RETRY_DELAYS, ExecutionEventBus
 from local_stack.firestore_emulator import FirestoreEmulator
+from local_stack.firestore_proxy import FirestoreProxy, OutageMode
 from local_stack.gateway import CERTS_PATH, Gateway, RawHeadersRequestHandler
 from local_stack.http_server import BackgroundServer
 from local_stack.identity import DevIdentities
@@ -115,6 +117,9 @@ class LocalConfig:
     logs_dir: Path | None = None  # the Lambdas' log files; a fresh temporary folder if None
     # Lambda's asynchronous retries of an EventBridge event (EndAbandonedJob), in seconds.
     event_retry_delays: tuple[float, ...] = PRODUCTION_RETRY_DELAYS
+    # Each function reaches the emulator through a proxy of its own, so that a fault test can
+    # take Firestore away from all of them or from some (`firestore_outage`, `restart_firestore`).
+    firestore_proxies: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, cdk_json: Path = CDK_JSON) -> LocalConfig:
@@ -166,6 +171,7 @@ class LocalStack:
         )
         self.images: Any = None
         self.events: ExecutionEventBus | None = None
+        self.firestore_proxies: dict[str, FirestoreProxy] = {}
         self.gateway: BackgroundServer | None = None
         self.resources: dict[Reference, str] = {}
         self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -204,6 +210,9 @@ class LocalStack:
 
     def _start(self) -> None:
         self.firestore.start()
+        if self.config.firestore_proxies:
+            for spec in function_specs(self.config.deployment).values():
+                self.firestore_proxies[spec.name] = FirestoreProxy(self.firestore.host).start()
         if self.config.real_openai_key is None:
             self.images = start_images_server()
         self.aws.start()
@@ -254,7 +263,44 @@ class LocalStack:
     def environment(self, function: str) -> dict[str, str]:
         """What the function `function` (its logical name: "StartGeneration") runs with here."""
         spec = function_specs(self.config.deployment)[function]
-        return spec.resolved_environment(self.resources) | self._local_variables()
+        env = spec.resolved_environment(self.resources) | self._local_variables()
+        if function in self.firestore_proxies:
+            env["FIRESTORE_EMULATOR_HOST"] = self.firestore_proxies[function].host
+        return env
+
+    @contextlib.contextmanager
+    def firestore_outage(self, mode: OutageMode = "refuse", functions: Iterable[str] | None = None) -> Iterator[None]:
+        """Firestore gone for the functions named (their logical names; all of them by default)
+        while the block runs: connections refused and reset, or stalled. This process's own
+        client (`db`) still reaches the emulator, so a test can look at what was stored."""
+        proxies = self._proxies(functions)
+        for proxy in proxies:
+            proxy.set_mode(mode)
+        try:
+            yield
+        finally:
+            for proxy in proxies:
+                proxy.up()
+
+    def restart_firestore(self) -> None:
+        """Kill the emulator and start an empty one: every function reconnects to it (through its
+        proxy), as after an outage of a store that kept nothing."""
+        self._proxies(None)
+        self.firestore.stop()
+        self._forget_clients()
+        self.firestore = FirestoreEmulator().start()
+        self._set_environment({"FIRESTORE_EMULATOR_HOST": self.firestore.host})
+        for proxy in self.firestore_proxies.values():
+            proxy.retarget(self.firestore.host)
+
+    def _proxies(self, functions: Iterable[str] | None) -> list[FirestoreProxy]:
+        if not self.firestore_proxies:
+            raise RuntimeError("start the stack with LocalConfig(firestore_proxies=True) for Firestore faults")
+        names = list(self.firestore_proxies) if functions is None else list(functions)
+        unknown = set(names) - set(self.firestore_proxies)
+        if unknown:
+            raise ValueError(f"no function {sorted(unknown)}; there are {sorted(self.firestore_proxies)}")
+        return [self.firestore_proxies[name] for name in names]
 
     def redeploy(self, **changes: Any) -> None:
         """Change the configuration (StackConfig fields, or `webhook_allow_loopback`), as a
@@ -284,6 +330,9 @@ class LocalStack:
         if self.aws.port:
             self.aws.stop()  # first: executions still running stop calling the functions
         self.lambdas.stop()
+        for proxy in self.firestore_proxies.values():
+            proxy.stop()
+        self.firestore_proxies = {}
         self.firestore.stop()
         self._forget_clients()
         self._restore_environment()
