@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e bench lock clean
+.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e chaos bench lock clean
 
 help:
 	@echo "make demo            illustrate the example stories on the local stack, write out/"
@@ -67,7 +67,12 @@ infrastructure: install
 e2e: install
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck unit integration infrastructure e2e
+# The fault suite, bounded (CHAOS_LONG=1 for 75 s outages in every phase and more stories);
+# -rP prints what each test checked.
+chaos: install
+	$(BIN)/pytest tests/chaos -rP
+
+test: lint typecheck unit integration infrastructure e2e chaos
 
 bench: install
 	$(BIN)/python bench/orchestration.py
