@@ -135,3 +135,22 @@ def test_given_the_whole_store_down_when_the_app_polls_then_503_fast_and_every_j
     findings.report(f"{OUTAGE_SECONDS:g} s stall of the whole store (status read answered 503 in {took:.1f} s)")
     findings.assert_invariants()
     assert {job.status for job in jobs} == {"completed"}
+
+
+def test_given_the_store_down_for_the_start_function_when_a_story_is_started_then_503_and_nothing_started(
+    stack, api, clean_images
+) -> None:
+    # Given the start function cut off from Firestore (stalled: no answer at all)
+    story = new_story(stack, 2)
+    with outage(stack, "StartGeneration", "stall"):
+        # When the app starts a story, it is told to try again within seconds
+        began = time.monotonic()
+        answer = api.start(story)
+        took = time.monotonic() - began
+    assert (answer.status_code, answer.json()["error"]["code"]) == (503, "STORE_UNAVAILABLE")
+    assert took < 15, took
+    # ... and nothing was started: the story's next start is a new, first job that runs
+    job = Job(story, api.start_job(story), 2)
+    assert wait_until_ended(api, [job], timeout=60) == []
+    print(f"start during a stall answered 503 in {took:.1f} s; the next start ran to {job.status}")
+    assert job.status == "completed"

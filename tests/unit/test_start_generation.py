@@ -10,6 +10,7 @@ from storyimages.domain.errors import (
     InvalidRequest,
     InvalidStory,
     InvalidWebhookUrl,
+    StoreUnavailable,
     StoryNotFound,
     WorkflowStartFailed,
 )
@@ -474,3 +475,25 @@ def test_given_a_key_used_with_explicit_options_when_the_defaults_are_left_out_t
 
     # Then the first job comes back
     assert (again.master_job_id, again.replayed) == (first.master_job_id, True)
+
+
+class CommitLandsLate(FakeJobStore):
+    """A store whose create commit is applied although the caller got no answer in time."""
+
+    def create_job(self, job, slide_jobs, *, idempotency=None) -> None:  # type: ignore[no-untyped-def]
+        super().create_job(job, slide_jobs, idempotency=idempotency)
+        raise StoreUnavailable("no answer in time")
+
+
+def test_given_a_create_commit_with_no_answer_when_started_then_503_and_the_run_starts_anyway(config) -> None:
+    # Given a store that applies the job's commit but does not answer in time
+    starter = Starter(config, jobs=CommitLandsLate())
+
+    # When a story is started, the caller is told the store was unavailable
+    with pytest.raises(StoreUnavailable):
+        starter()
+
+    # Then the job that landed has its execution: it will run, not read pending forever
+    (job,) = starter.jobs.jobs.values()
+    assert list(starter.workflow.started) == [job.execution_name]
+    assert starter.workflow.started[job.execution_name]["masterJobId"] == job.job_id

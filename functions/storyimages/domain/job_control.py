@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from storyimages.domain.errors import (
     ClaimConflict,
     JobAlreadyFinished,
@@ -11,7 +13,7 @@ from storyimages.domain.errors import (
 )
 from storyimages.domain.identity import Caller
 from storyimages.domain.job_completion import end_run
-from storyimages.domain.job_runs import holding_job, start_execution
+from storyimages.domain.job_runs import holding_job, start_execution, starting_in_doubt
 from storyimages.domain.job_status import owned_job
 from storyimages.domain.jobs import EndedBy, JobStatus, MasterJob
 from storyimages.domain.ports import Clock, ImageStorage, JobStore, Notifier, Workflow
@@ -85,7 +87,10 @@ def retry_failed_slides(
         raise StoryBusy(f"job {other.job_id!r} is running for this story", details={"masterJobId": other.job_id})
     run = job.run + 1
     try:
-        jobs.restart_slides(job, slides, run=run, lock_seq=next_claim(holder), at=clock.now())
+        with starting_in_doubt(
+            replace(job, run=run), slides, workflow=workflow, max_concurrency=config.max_concurrency
+        ):
+            jobs.restart_slides(job, slides, run=run, lock_seq=next_claim(holder), at=clock.now())
     except ClaimConflict:
         raise StoryBusy("another job for this story started a moment ago") from None
     restarted = owned_job(job_id, caller, jobs)

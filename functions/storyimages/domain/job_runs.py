@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from storyimages.domain.errors import WorkflowStartFailed
+from storyimages.domain.errors import StoreUnavailable, WorkflowStartFailed
 from storyimages.domain.job_completion import end_run
 from storyimages.domain.jobs import EndedBy, JobError, JobStatus, MasterJob
 from storyimages.domain.ports import Clock, ImageStorage, JobStore, Notifier, Workflow
@@ -45,6 +47,20 @@ def start_execution(
         # Leave no job that looks alive but has nothing behind it, and free the story.
         reason = JobError(exc.code, exc.message)
         _end_quietly(job, reason, EndedBy.START_FAILED, jobs, storage, notifier, clock)
+        raise
+
+
+@contextmanager
+def starting_in_doubt(job: MasterJob, slides: list[int], *, workflow: Workflow, max_concurrency: int) -> Iterator[None]:
+    """Around the commit that creates (or restarts) a run. If the store gave no answer, the
+    commit may still land (a stalled connection delivers it later): start the run's execution
+    all the same, so such a run is run, and one whose commit never landed ends at once (its
+    tasks find no job). The caller is still told the store was unavailable."""
+    try:
+        yield
+    except StoreUnavailable:
+        with suppress(WorkflowStartFailed):
+            workflow.start(job.execution_name, execution_input(job, slides, max_concurrency))
         raise
 
 

@@ -17,7 +17,7 @@ from storyimages.domain.errors import (
 )
 from storyimages.domain.idempotency import IdempotencyRecord, key_id, request_hash
 from storyimages.domain.identity import Caller
-from storyimages.domain.job_runs import holding_job, start_execution
+from storyimages.domain.job_runs import holding_job, start_execution, starting_in_doubt
 from storyimages.domain.jobs import (
     ImageSpec,
     JobStatus,
@@ -169,7 +169,8 @@ def start_generation(
     ]
     record = replace(idempotency, job_id=job_id) if idempotency is not None else None
     try:
-        jobs.create_job(job, slide_jobs, idempotency=record)
+        with starting_in_doubt(job, numbers, workflow=workflow, max_concurrency=config.max_concurrency):
+            jobs.create_job(job, slide_jobs, idempotency=record)
     except ClaimConflict:
         return _lost_race(command.story_id, idempotency, jobs, config, clock)
     start_execution(
