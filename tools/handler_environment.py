@@ -50,6 +50,7 @@ def lambda_environment(name: str) -> dict[str, str]:
     return placeholder_environment(SPECS[name])
 
 
-# Every function's variables at once (the values agree where names repeat), for tools that
-# import every handler with one environment; `lambda_environment` gives each its own.
+# Every function's variables at once, for tools that import every handler with one environment
+# (where values differ, as FIRESTORE_DEADLINE_SECONDS does between API and task functions, the
+# last function's wins: any is valid for an import); `lambda_environment` gives each its own.
 LAMBDA_ENV: dict[str, str] = {key: value for name in HANDLERS for key, value in lambda_environment(name).items()}
