@@ -25,7 +25,7 @@ logger = Logger()
 app = api_resolver(ApiSettings.from_env())
 
 
-@app.get(STATUS_PATH, summary="Progress of a generation job", responses=error_responses(401, 404, 422))
+@app.get(STATUS_PATH, summary="Progress of a generation job", responses=error_responses(401, 404, 422, 503))
 def status(masterJobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> JobStatusResponse:
     caller = caller_of(app.current_event.raw_event)
     return JobStatusResponse.of(get_job_status(masterJobId, caller, jobs=jobs, storage=storage))
