@@ -267,7 +267,7 @@ def test_given_stories_when_read_then_the_document_or_none(stack) -> None:
 
 
 def test_given_enders_racing_when_they_all_claim_the_end_of_a_run_then_exactly_one_ending_is_written(
-    store, job
+    store, job, stack
 ) -> None:
     # Given a running job, and finalize, a cancel and a mark-failed claiming its end at once
     store.create_job(job, slide_jobs(job))
@@ -281,7 +281,7 @@ def test_given_enders_racing_when_they_all_claim_the_end_of_a_run_then_exactly_o
 
     def claim(mine: RunEnding) -> None:
         barrier.wait()
-        held.append(FirestoreJobStore(store._client_factory).end_run(job, mine, images={}))
+        held.append(FirestoreJobStore(lambda: stack.db).end_run(job, mine, images={}))
 
     threads = [threading.Thread(target=claim, args=(c,)) for c in claims]
     for thread in threads:
