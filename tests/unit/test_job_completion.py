@@ -190,3 +190,35 @@ def test_given_a_job_retried_since_when_the_old_runs_end_arrives_then_nothing_ch
     assert status is JobStatus.FAILED
     assert world.job.run == 1
     assert world.job.status is JobStatus.PENDING
+
+
+def test_given_every_slide_done_when_the_workflow_breaks_finalizing_then_the_job_ends_as_its_slides_say(
+    config,
+) -> None:
+    # Given a job whose every slide has its image, and a finalize that could not reach the store
+    world = World(config, slides=2)
+    world.generate(1)
+    world.generate(2)
+
+    # When the workflow's last resort marks it failed
+    world.mark_failed(JobError("STORE_UNAVAILABLE", "the job store did not answer in time"))
+
+    # Then it reads completed, as finalize would have ended it
+    assert world.job.status is JobStatus.COMPLETED
+    assert world.job.error is None
+
+
+def test_given_slides_left_when_an_execution_ends_failed_then_the_job_fails_else_it_ends_as_its_slides_say(
+    config,
+) -> None:
+    unfinished = World(config, slides=2)
+    unfinished.generate(1)
+    done = World(config, slides=2)
+    done.generate(1)
+    done.fail(2)
+
+    unfinished.end_abandoned("FAILED", error="StoreUnavailable")
+    done.end_abandoned("FAILED", error="StoreUnavailable")
+
+    assert unfinished.job.status is JobStatus.FAILED
+    assert done.job.status is JobStatus.COMPLETED_WITH_ERRORS

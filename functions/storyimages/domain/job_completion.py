@@ -120,7 +120,8 @@ def mark_job_failed(
     clock: Clock,
 ) -> tuple[JobStatus, Summary]:
     """The workflow itself broke: the job is failed, slides not yet processed are skipped,
-    images already made stay."""
+    images already made stay. If it broke after every slide was done (finalizing could not
+    reach the store), the job ends as its slides say, as finalize would have ended it."""
     job = existing_job(job_id, jobs)
     stale = _ending_of_another_run(job, run, jobs)
     if stale is not None:
@@ -129,7 +130,7 @@ def mark_job_failed(
         return _already_ended(job, notifier)
     ended = end_run(
         job,
-        lambda _: (JobStatus.FAILED, error),
+        lambda recorded: _failed_unless_done(recorded, error),
         EndedBy.WORKFLOW_FAILURE,
         jobs=jobs,
         storage=storage,
@@ -152,20 +153,38 @@ def end_abandoned_run(
 ) -> RunEnding | None:
     """The run's execution ended (`execution_status`: FAILED, TIMED_OUT or ABORTED). If the
     job still reads open, nothing else will end it: end it here, as cancelled when the
-    execution was stopped, as failed otherwise. None when there was nothing to do."""
+    execution was stopped, as failed otherwise (or as its slides say, if every one was done).
+    None when there was nothing to do."""
     job = jobs.get_job(job_id)
     if job is None or job.run != run or job.status.is_terminal:
         return None
-    if execution_status == "ABORTED":
-        outcome: tuple[JobStatus, JobError | None] = (JobStatus.CANCELLED, STOPPED)
-    else:
+
+    def decide(recorded: MasterJob) -> tuple[JobStatus, JobError | None]:
+        if execution_status == "ABORTED":
+            return JobStatus.CANCELLED, STOPPED
         # Names only: an execution's cause can name AWS resources.
-        reason = error_name or execution_status
-        outcome = (JobStatus.FAILED, JobError("WORKFLOW_FAILED", WORKFLOW_FAILED.format(reason=reason)))
+        failure = JobError("WORKFLOW_FAILED", WORKFLOW_FAILED.format(reason=error_name or execution_status))
+        return _failed_unless_done(recorded, failure)
+
     ended = end_run(
-        job, lambda _: outcome, EndedBy.EXECUTION_ENDED, jobs=jobs, storage=storage, notifier=notifier, clock=clock
+        job,
+        decide,
+        EndedBy.EXECUTION_ENDED,
+        jobs=jobs,
+        storage=storage,
+        notifier=notifier,
+        clock=clock,
     )
     return ended.ending if ended.decided_here else None
+
+
+def _failed_unless_done(recorded: MasterJob, error: JobError) -> tuple[JobStatus, JobError | None]:
+    """Failed with `error`, unless every slide was done already: then as the slides say."""
+    summary = recorded.summary()
+    if summary.in_progress:
+        return JobStatus.FAILED, error
+    status = summary.final_status()
+    return status, (NO_IMAGES if status is JobStatus.FAILED else None)
 
 
 def _ending_of_another_run(job: MasterJob, run: int | None, jobs: JobStore) -> RunEnding | None:
