@@ -70,7 +70,7 @@ e2e: install
 # The fault suite, bounded (CHAOS_LONG=1 for 75 s outages in every phase and more stories);
 # -rP prints what each test checked.
 chaos: install
-	$(BIN)/pytest tests/chaos -rP
+	$(BIN)/pytest tests/chaos -rP --show-capture=stdout
 
 test: lint typecheck unit integration infrastructure e2e chaos
 

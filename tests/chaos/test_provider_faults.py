@@ -10,7 +10,7 @@ from tests.chaos.conftest import LONG
 from tests.chaos.invariants import OPENAI_TIMEOUT_SECONDS, Job, check, marker, new_story, wait_until_ended
 
 STORIES = 200 if LONG else 50
-SLIDES = 3
+SLIDES = 3 if LONG else 2
 AT_ONCE = 10  # stories running together; the deployed image function is capped at 5 in flight
 
 
