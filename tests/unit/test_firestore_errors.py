@@ -10,8 +10,7 @@ from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 
 from statemachine import definition
-from storyimages.adapters.firestore_errors import store_errors
-from storyimages.adapters.firestore_jobs import FirestoreJobStore
+from storyimages.adapters.firestore_errors import job_store_errors, store_errors
 from storyimages.domain.errors import ERROR_CODES_BY_NAME, JobNotFound, StoreRefused, StoreUnavailable
 
 TRANSIENT = [
@@ -44,41 +43,8 @@ def test_given_a_refusal_when_raised_in_an_adapter_then_it_is_store_refused(erro
 
 
 def test_given_a_document_gone_when_the_job_store_writes_then_the_job_is_not_found() -> None:
-    with pytest.raises(JobNotFound), store_errors(missing=JobNotFound):
+    with pytest.raises(JobNotFound), job_store_errors():
         raise api.NotFound("no document to update")
-
-
-class RefusingClient:
-    """A Firestore client whose every read fails as a refused connection does."""
-
-    def collection(self, name: str) -> RefusingClient:
-        return self
-
-    def document(self, document_id: str) -> RefusingClient:
-        return self
-
-    def get(self, **options: object) -> None:
-        raise api.ServiceUnavailable("connection refused")
-
-
-def test_given_a_transient_failure_when_the_job_store_is_used_again_then_it_dials_with_a_fresh_client() -> None:
-    # Given a job store whose client cannot reach Firestore
-    made: list[RefusingClient] = []
-
-    def factory() -> RefusingClient:
-        made.append(RefusingClient())
-        return made[-1]
-
-    store = FirestoreJobStore(factory, deadline_seconds=0.2)
-
-    # When two reads fail
-    for _ in range(2):
-        with pytest.raises(StoreUnavailable):
-            store.get_job("auto-gen-story-1")
-
-    # Then each read had a client of its own: a channel stuck in gRPC's reconnect backoff
-    # (up to two minutes) is not reused once Firestore is back
-    assert len(made) == 2
 
 
 def test_given_the_named_store_errors_then_each_has_a_stable_code_for_the_job_documents() -> None:

@@ -11,15 +11,14 @@ API Gateway's 29 s cut, and a task leaves the retrying to the state machine.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from google.api_core import exceptions as api
 from google.api_core.retry import Retry
 from google.auth import exceptions as auth
 
-from storyimages.adapters.firestore_client import FirestoreConnection
 from storyimages.domain.errors import JobNotFound, StoreRefused, StoreUnavailable
 
 # What Firestore answers when it may succeed on a second try. DEADLINE_EXCEEDED is transient
@@ -55,16 +54,11 @@ def call_options(deadline_seconds: float) -> dict[str, Any]:
 
 
 @contextmanager
-def store_errors(
-    missing: Callable[[str], Exception] | None = None, *, on_unavailable: Callable[[], None] | None = None
-) -> Iterator[None]:
-    """Inside, a Firestore error becomes StoreUnavailable (after `on_unavailable()`),
-    `missing(...)` (NotFound) or StoreRefused."""
+def store_errors(missing: Callable[[str], Exception] | None = None) -> Iterator[None]:
+    """Inside, a Firestore error becomes StoreUnavailable, `missing(...)` (NotFound) or StoreRefused."""
     try:
         yield
     except _TRANSIENT as exc:
-        if on_unavailable is not None:
-            on_unavailable()
         raise StoreUnavailable(UNAVAILABLE, details={"cause": type(exc).__name__}) from exc
     except api.NotFound as exc:
         if missing is None:
@@ -74,21 +68,17 @@ def store_errors(
         raise StoreRefused(f"the job store refused the call: {type(exc).__name__}") from exc
 
 
-class HasConnection(Protocol):
-    @property
-    def connection(self) -> FirestoreConnection: ...
+def job_store_errors() -> AbstractContextManager[None]:
+    """store_errors for the job store, where a missing document is a job that does not exist."""
+    return store_errors(missing=JobNotFound)
 
 
-S = TypeVar("S", bound=HasConnection)
-
-
-def translated(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
-    """A job store method whose Firestore errors become the domain's (a missing document is a
-    job that does not exist), dropping its client after a transient one."""
+def translated(method: Callable[P, R]) -> Callable[P, R]:
+    """A job store method whose Firestore errors become the domain's (job_store_errors)."""
 
     @wraps(method)
-    def wrapper(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with store_errors(missing=JobNotFound, on_unavailable=store.connection.reset):
-            return method(store, *args, **kwargs)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with job_store_errors():
+            return method(*args, **kwargs)
 
     return wrapper

@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
 
-from storyimages.adapters.firestore_client import ClientFactory, FirestoreConnection, firestore_client, reserved_id
+from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
 from storyimages.adapters.firestore_errors import call_options, translated
 from storyimages.defaults import FIRESTORE_TASK_DEADLINE_SECONDS
 from storyimages.domain.errors import ClaimConflict
@@ -64,7 +64,7 @@ class FirestoreJobStore:
         idempotency_collection: str = "idempotencyKeys",
         deadline_seconds: float = FIRESTORE_TASK_DEADLINE_SECONDS,
     ) -> None:
-        self.connection = FirestoreConnection(client)
+        self._client_factory = client
         self._call = call_options(deadline_seconds)
         self._collection = collection
         self._locks = locks_collection
@@ -80,9 +80,9 @@ class FirestoreJobStore:
             deadline_seconds=settings.deadline_seconds,
         )
 
-    @property
+    @cached_property
     def _db(self) -> Any:
-        return self.connection.db
+        return self._client_factory()
 
     def _ref(self, document_id: str) -> Any:
         return self._db.collection(self._collection).document(document_id)

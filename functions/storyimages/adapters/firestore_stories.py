@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
-from storyimages.adapters.firestore_client import ClientFactory, FirestoreConnection, firestore_client, reserved_id
+from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
 from storyimages.adapters.firestore_errors import call_options, store_errors
 from storyimages.defaults import FIRESTORE_TASK_DEADLINE_SECONDS
 from storyimages.settings import FirestoreSettings
@@ -20,7 +20,7 @@ class FirestoreStories:
         collection: str = "stories",
         deadline_seconds: float = FIRESTORE_TASK_DEADLINE_SECONDS,
     ) -> None:
-        self.connection = FirestoreConnection(client)
+        self._client_factory = client
         self._collection = collection
         self._call = call_options(deadline_seconds)
 
@@ -32,13 +32,13 @@ class FirestoreStories:
             deadline_seconds=settings.deadline_seconds,
         )
 
-    @property
+    @cached_property
     def _db(self) -> Any:
-        return self.connection.db
+        return self._client_factory()
 
     def get_story(self, story_id: str) -> Mapping[str, Any] | None:
         if reserved_id(story_id):
             return None
-        with store_errors(on_unavailable=self.connection.reset):
+        with store_errors():
             snapshot = self._db.collection(self._collection).document(story_id).get(**self._call)
         return snapshot.to_dict() if snapshot.exists else None
