@@ -17,7 +17,7 @@ help:
 	@echo "make token UID=...   a development ID token from the running local stack"
 	@echo "make openapi         regenerate docs/openapi.json from the code"
 	@echo "make synth           synthesize the CDK app offline into cdk.out/ (bundles the Lambda asset)"
-	@echo "make unit|integration|infrastructure|e2e   one test suite"
+	@echo "make unit|integration|infrastructure|e2e|chaos   one test suite (CHAOS_LONG=1 for the long fault suite)"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
 
 $(STAMP)/python: requirements/dev.lock
