@@ -375,6 +375,7 @@ class ImagesApp:
         self._lock = threading.Lock()
         self._faults: list[FaultRule] = []
         self._log: list[dict[str, Any]] = []
+        self._holding = 0  # requests a `slow` rule holds right now
         # Rules with a probability draw from this; seeded, so a run with the same requests repeats.
         self._chance = random.Random(0)
         # A reset wakes requests held by a `slow` rule and keeps them out of the fresh log.
@@ -410,6 +411,11 @@ class ImagesApp:
             self._log = []
             self._generation += 1
             self._release_held_requests_locked()
+
+    def holding(self) -> int:
+        """How many requests a `slow` rule holds right now."""
+        with self._lock:
+            return self._holding
 
     def release_held_requests(self) -> None:
         """Let requests held by a `slow` rule go on now."""
@@ -506,7 +512,13 @@ class ImagesApp:
                 continue
             if rule.kind == "slow":
                 began = time.monotonic()
-                wake.wait(rule.seconds)
+                with self._lock:
+                    self._holding += 1
+                try:
+                    wake.wait(rule.seconds)
+                finally:
+                    with self._lock:
+                        self._holding -= 1
                 held += time.monotonic() - began
                 continue
             raise rule.error()
@@ -609,6 +621,9 @@ class ImagesServer:
 
     def reset(self) -> None:
         self.app.reset()
+
+    def holding(self) -> int:
+        return self.app.holding()
 
     def release_held_requests(self) -> None:
         self.app.release_held_requests()

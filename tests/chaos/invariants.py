@@ -39,7 +39,7 @@ def new_story(stack: Any, slides: int) -> str:
     return story_id
 
 
-def slide_reads(stack, job_id: str, slide: int, status: str, timeout: float = 30.0) -> None:
+def slide_reads(stack, job_id: str, slide: int, status: str, timeout: float = 60.0) -> None:
     """Wait, reading Firestore directly (not through any function's proxy), for a slide's status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,6 +48,16 @@ def slide_reads(stack, job_id: str, slide: int, status: str, timeout: float = 30
             return
         time.sleep(0.05)
     raise TimeoutError(f"slide {slide} of {job_id} never read {status}")
+
+
+def held(images: Any, count: int = 1, timeout: float = 60.0) -> None:
+    """Wait until the Images server holds `count` requests (a `slow` rule): releasing before
+    they arrive would let them be held for the rule's whole time."""
+    deadline = time.monotonic() + timeout
+    while images.holding() < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the Images server holds {images.holding()} requests, not {count}")
+        time.sleep(0.02)
 
 
 @dataclass

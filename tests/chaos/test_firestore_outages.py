@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.chaos.conftest import LONG
-from tests.chaos.invariants import Job, check, marker, new_story, slide_reads, wait_until_ended, webhook_statuses
+from tests.chaos.invariants import Job, check, held, marker, new_story, slide_reads, wait_until_ended, webhook_statuses
 
 OUTAGE_SECONDS = 75.0 if LONG else 5.0
 MODES = ("refuse", "stall") if LONG else ("refuse",)
@@ -41,7 +41,7 @@ def test_given_an_outage_while_a_slide_image_is_being_recorded_then_it_is_record
     story = new_story(stack, 3)
     clean_images.set_faults([{"kind": "slow", "match": marker(story, 2), "times": 1, "seconds": 60}])
     job = Job(story, api.start_job(story, webhookUrl=receiver.url), 3)
-    slide_reads(stack, job.job_id, 2, "generating")
+    held(clean_images)
 
     # When the image comes back while the image function cannot reach Firestore
     with outage(stack, "GenerateSlideImage", mode):
