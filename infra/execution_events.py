@@ -9,7 +9,6 @@ Firestore index over every open job and would find the job minutes later."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -73,7 +72,3 @@ def matches(event: Mapping[str, Any], state_machine_arn: str) -> bool:
         and detail["status"] in ENDED_WITHOUT_FINISHING
         and detail["stateMachineArn"] == state_machine_arn
     )
-
-
-def pattern_json(state_machine_arn: str) -> str:
-    return json.dumps(event_pattern(state_machine_arn))

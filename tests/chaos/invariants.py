@@ -10,6 +10,7 @@ the Images API server's request log (what the provider made, and so billed).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -187,8 +188,6 @@ def check(stack: Any, jobs: Iterable[Job], stuck: Iterable[Job] = ()) -> Finding
 
 
 def webhook_statuses(receiver: Any, job_id: str) -> list[str]:
-    import json
-
     return [
         json.loads(d.body)["data"]["status"]
         for d in receiver.deliveries
