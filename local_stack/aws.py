@@ -43,6 +43,9 @@ class MotoLambdaBridge:
                 # An Invoke API error: Step Functions names it Lambda.<code>.
                 error = JsonRESTError(refused.code, refused.message)
                 error.code = refused.status
+                if refused.fields:  # the shape's other members: a throttle's Reason and Type
+                    body_fields = {"__type": refused.code, "message": refused.message, **refused.fields}
+                    error.description = json.dumps(body_fields)
                 raise error from None
             if error_type is not None:
                 # What Lambda does for an unhandled error; Step Functions matches errorType.

@@ -9,7 +9,11 @@ runtime that exits is `Runtime.ExitError` and a new environment serves the next 
 request over 6 MB is refused (`RequestEntityTooLargeException`) and an answer over Lambda's
 6,291,556 bytes replaced by `Function.ResponseSizeTooLarge`; a handler's exception becomes the
 error payload `{"errorType", "errorMessage", "requestId", "stackTrace"}`; an init failure is
-reported by its own error type and the next request starts a new environment.
+reported by its own error type and the next request starts a new environment. A function with
+reserved concurrency N runs at most N invocations at once (initializing ones included): one more
+is refused at once, not queued, as Lambda throttles it (`TooManyRequestsException`, HTTP 429,
+"Rate Exceeded.", Reason `ReservedFunctionConcurrentInvocationLimitExceeded`); in_flight() and
+peak_in_flight() tell how many run now and the most that ran at once.
 
 What each environment writes to stdout and stderr, with Lambda's INIT_START / START / END /
 REPORT lines (and the platform's lines for a timeout or an exit), goes to
@@ -20,16 +24,18 @@ asset's dependencies and boto3 in Lambda; here also whatever else the venv holds
 is the task root; AWS_EXECUTION_ENV is not set (see RUNTIME_VARIABLES); memory is
 reported (REPORT's Max Memory Used), not enforced; the init phase may take up to
 INIT_TIMEOUT_SECONDS (Lambda allows 10 s, then retries the init within the function's timeout; a
-busy two-core machine importing many environments at once needs more); reserved concurrency is
-not enforced; environments are not frozen between invocations, and are reaped after
-IDLE_SECONDS idle (Lambda keeps them longer); a handler returning bytes is a
-`Runtime.MarshalError` (Lambda returns them as they are); the Invoke API's own refusals
-(unknown function, request too large) raise InvokeRefused, for the caller to answer as AWS does.
+busy two-core machine importing many environments at once needs more); only a function's
+reserved concurrency caps it (not the account's 1,000, nor Lambda's scaling rate); environments
+are not frozen between invocations, and are reaped after IDLE_SECONDS idle (Lambda keeps them
+longer); a handler returning bytes is a `Runtime.MarshalError` (Lambda returns them as they are);
+the Invoke API's own refusals (unknown function, request too large, throttled) raise
+InvokeRefused, for the caller to answer as AWS does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -86,6 +92,13 @@ class LocalFunction:
     environment: Mapping[str, str]
     timeout_seconds: float
     memory_mb: int
+    # Lambda's ReservedConcurrentExecutions: at most this many invocations at once (0 throttles
+    # every one); None: unreserved, no cap of its own.
+    reserved_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
+            raise ValueError(f"reserved_concurrency must be 0 or more, not {self.reserved_concurrency}")
 
     @property
     def arn(self) -> str:
@@ -98,13 +111,26 @@ def function_arn(name: str) -> str:
 
 class InvokeRefused(Exception):
     """The Invoke API refused the call, so the function never ran: Lambda answers an HTTP error
-    (Step Functions sees `Lambda.<code>`, API Gateway answers 500), not a function error."""
+    (Step Functions sees `Lambda.<code>`, API Gateway answers 500), not a function error. `fields`
+    are the error shape's other members, for the JSON error body beside "message" (e.g.
+    TooManyRequestsException's Reason and Type)."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str, status: int, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.fields: dict[str, str] = dict(fields or {})
+
+
+def _throttled() -> InvokeRefused:
+    """What Lambda's Invoke API answers when the function's reserved concurrency is all in use."""
+    return InvokeRefused(
+        "TooManyRequestsException",
+        "Rate Exceeded.",
+        429,
+        {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User"},
+    )
 
 
 class InvokeResult(NamedTuple):
@@ -146,27 +172,29 @@ class LambdaRuntime:
 
     def invoke(self, name: str, event: Any) -> InvokeResult:
         """Invoke `name` synchronously (RequestResponse). Never raises for the function's own
-        errors; raises InvokeRefused when the Invoke API itself refuses the call."""
+        errors; raises InvokeRefused when the Invoke API itself refuses the call (recorded in
+        `invocations` by its code)."""
         started = time.perf_counter()
         with self._lock:
             pool = self._pools.get(name)
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-        served: tuple[Outcome, bool] | None = None
-        if len(body) > MAX_PAYLOAD_BYTES:
-            refused = InvokeRefused(
-                "RequestEntityTooLargeException",
-                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
-                413,
-            )
-        elif pool is not None and (served := pool.invoke(body, str(uuid.uuid4()))) is not None:
-            (payload, error_type), cold = served
-            seconds = time.perf_counter() - started
-            self._record(Invocation(name, event, error_type, seconds, cold))
-            return InvokeResult(payload, error_type, seconds)
-        else:
-            refused = InvokeRefused("ResourceNotFoundException", f"Function not found: {function_arn(name)}", 404)
-        self._record(Invocation(name, event, refused.code, time.perf_counter() - started, False))
-        raise refused
+        try:
+            if len(body) > MAX_PAYLOAD_BYTES:
+                raise InvokeRefused(
+                    "RequestEntityTooLargeException",
+                    f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+                    413,
+                )
+            served = pool.invoke(body, str(uuid.uuid4())) if pool is not None else None
+            if served is None:
+                raise InvokeRefused("ResourceNotFoundException", f"Function not found: {function_arn(name)}", 404)
+        except InvokeRefused as refused:
+            self._record(Invocation(name, event, refused.code, time.perf_counter() - started, False))
+            raise
+        (payload, error_type), cold = served
+        seconds = time.perf_counter() - started
+        self._record(Invocation(name, event, error_type, seconds, cold))
+        return InvokeResult(payload, error_type, seconds)
 
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
@@ -182,6 +210,19 @@ class LambdaRuntime:
         with self._lock:
             pool = self._pools.get(name)
         return pool.size if pool else 0
+
+    def in_flight(self, name: str) -> int:
+        """How many of the function's invocations are running now (initializing ones included):
+        Lambda's ConcurrentExecutions."""
+        with self._lock:
+            pool = self._pools.get(name)
+        return pool.in_flight if pool else 0
+
+    def peak_in_flight(self, name: str) -> int:
+        """The most of the function's invocations that ran at once since it was (re)deployed."""
+        with self._lock:
+            pool = self._pools.get(name)
+        return pool.peak_in_flight if pool else 0
 
     def stop(self) -> None:
         """Stop every environment: idle ones at once, busy ones once their invocation ends or,
@@ -220,6 +261,13 @@ def _failure(error_type: str, message: str) -> Outcome:
     return {"errorType": error_type, "errorMessage": message}, error_type
 
 
+def _same_code(first: LocalFunction, second: LocalFunction) -> bool:
+    """Whether an environment of one serves the other: all but the reservation alike."""
+    return dataclasses.replace(first, reserved_concurrency=None) == dataclasses.replace(
+        second, reserved_concurrency=None
+    )
+
+
 class _Pool:
     """One function's execution environments."""
 
@@ -232,43 +280,68 @@ class _Pool:
         self._idle: list[_Environment] = []
         self._busy: set[_Environment] = set()
         self._stopped = False
+        # Invocations admitted and not yet ended, counted under the lock from admission on (an
+        # environment joins _busy only once started): what reserved concurrency caps.
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     @property
     def size(self) -> int:
         with self._changed:
             return len(self._idle) + len(self._busy)
 
-    def redeploy(self, function: LocalFunction) -> None:
+    @property
+    def in_flight(self) -> int:
         with self._changed:
+            return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        with self._changed:
+            return self._peak_in_flight
+
+    def redeploy(self, function: LocalFunction) -> None:
+        """New invocations get the new configuration; those under way end on the old one, and
+        count against a new reserved concurrency until they do, as in Lambda. A change of the
+        reservation alone (Lambda's PutFunctionConcurrency) keeps the warm environments."""
+        with self._changed:
+            code_changed = not _same_code(self.function, function)
             self.function = function
+            self._peak_in_flight = self._in_flight
+            if not code_changed:
+                return
             idle, self._idle = self._idle, []
         for environment in idle:
             environment.stop()
 
     def invoke(self, body: bytes, request_id: str) -> tuple[Outcome, bool] | None:
-        """(outcome, cold start), or None once the pool is stopped."""
+        """(outcome, cold start), or None once the pool is stopped. Raises InvokeRefused, at once,
+        when the function's reserved concurrency is all in use."""
         with self._changed:
             if self._stopped:
                 return None
+            reserved = self.function.reserved_concurrency
+            if reserved is not None and self._in_flight >= reserved:
+                raise _throttled()
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             stale = [e for e in self._idle if e.idle_since < time.monotonic() - IDLE_SECONDS]
             self._idle = [e for e in self._idle if e not in stale]
             environment = self._idle.pop() if self._idle else None  # the most recently used
             function = self.function
             if environment is not None:
                 self._busy.add(environment)
-        for old in stale:
-            old.stop()
         cold = environment is None
-        if environment is None:  # started outside the lock: cold starts proceed side by side
-            environment = _Environment(function, self._log_path, self._task_root)
-            with self._changed:
-                if self._stopped:
-                    environment.stop()
-                    return None
-                self._busy.add(environment)
         keep = False
         try:
-            if cold:
+            for old in stale:
+                old.stop()
+            if environment is None:  # started outside the lock: cold starts proceed side by side
+                environment = _Environment(function, self._log_path, self._task_root)
+                with self._changed:
+                    if self._stopped:
+                        return None
+                    self._busy.add(environment)
                 init_error = environment.initialize(request_id)
                 if init_error is not None:
                     return (init_error, str(init_error.get("errorType", "Runtime.Unknown"))), cold
@@ -276,13 +349,15 @@ class _Pool:
             return result, cold
         finally:
             with self._changed:
-                self._busy.discard(environment)
-                keep = keep and not self._stopped and environment.function == self.function
-                if keep:
-                    environment.idle_since = time.monotonic()
-                    self._idle.append(environment)
+                self._in_flight -= 1
+                if environment is not None:
+                    self._busy.discard(environment)
+                    keep = keep and not self._stopped and _same_code(environment.function, self.function)
+                    if keep:
+                        environment.idle_since = time.monotonic()
+                        self._idle.append(environment)
                 self._changed.notify_all()
-            if not keep:
+            if environment is not None and not keep:
                 environment.stop()
 
     def stop(self) -> None:

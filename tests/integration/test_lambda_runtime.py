@@ -225,9 +225,11 @@ def deploy(runtime: LambdaRuntime) -> Deploy:
         timeout: float = 2.0,
         memory_mb: int = 256,
         environment: dict[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> str:
         name = name or "probe-" + handler.replace(":", "-").replace(".", "-")
-        runtime.deploy({name: LocalFunction(name, f"probe.{handler}", environment or {}, timeout, memory_mb)})
+        function = LocalFunction(name, f"probe.{handler}", environment or {}, timeout, memory_mb, reserved_concurrency)
+        runtime.deploy({name: function})
         return name
 
     return deploy_one
@@ -259,6 +261,56 @@ def in_background(runtime: LambdaRuntime, name: str, event: Any) -> tuple[thread
 
 def reports(runtime: LambdaRuntime, name: str) -> list[str]:
     return [line for line in runtime.log_lines(name) if line.startswith("REPORT ")]
+
+
+Outcomes = list[InvokeResult | InvokeRefused]
+
+
+def all_at_once(
+    runtime: LambdaRuntime, name: str, event: Any, count: int, *, repeat: int = 1
+) -> tuple[list[threading.Thread], Outcomes]:
+    """`count` threads that invoke `name` together (released by one barrier), `repeat` times each;
+    each answer or refusal goes to the outcomes as it comes."""
+    outcomes: Outcomes = []
+    barrier = threading.Barrier(count)
+
+    def invoke_repeatedly() -> None:
+        barrier.wait()
+        for _ in range(repeat):
+            try:
+                outcomes.append(runtime.invoke(name, event))
+            except InvokeRefused as refused:
+                outcomes.append(refused)
+
+    threads = [threading.Thread(target=invoke_repeatedly, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def refusals(outcomes: Outcomes) -> list[InvokeRefused]:
+    return [outcome for outcome in outcomes if isinstance(outcome, InvokeRefused)]
+
+
+def answers(outcomes: Outcomes) -> list[InvokeResult]:
+    return [outcome for outcome in outcomes if isinstance(outcome, InvokeResult)]
+
+
+def started(rendezvous: Path) -> int:
+    return len(list(rendezvous.glob("started-*")))
+
+
+def join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(DEADLINE_SECONDS)
+    assert not any(thread.is_alive() for thread in threads), "an invocation never returned"
+
+
+def assert_throttled(refused: InvokeRefused) -> None:
+    """What Lambda's Invoke API answers past the reserved concurrency (botocore's lambda model:
+    TooManyRequestsException, HTTP 429, with Reason and Type; the message is the service's)."""
+    assert (refused.code, refused.status, refused.message) == ("TooManyRequestsException", 429, "Rate Exceeded.")
+    assert refused.fields == {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User"}
 
 
 # Cold and warm starts, concurrency
@@ -339,6 +391,129 @@ def test_given_a_redeployed_function_when_invoked_then_it_cold_starts_with_its_n
     assert after.payload["pid"] != before.payload["pid"]
     assert runtime.invocations[-1].cold_start is True
     assert runtime.environments(name) == 1
+
+
+# Reserved concurrency
+
+
+def test_given_a_reservation_of_2_when_5_invocations_arrive_at_once_then_2_run_and_3_are_throttled_without_waiting(
+    runtime: LambdaRuntime, deploy: Deploy, tmp_path: Path
+) -> None:
+    name = deploy("handlers:hold", timeout=8.0, reserved_concurrency=2)
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir()
+
+    threads, outcomes = all_at_once(runtime, name, {"rendezvous": str(rendezvous)}, 5)
+
+    # Then, while the two admitted ones hold their environments, the other three are already refused
+    wait_until(lambda: started(rendezvous) == 2 and len(outcomes) == 3, "2 running and 3 answered")
+    assert len(refusals(outcomes)) == 3
+    for refused in refusals(outcomes):
+        assert_throttled(refused)
+    assert (runtime.in_flight(name), runtime.environments(name)) == (2, 2)
+    # ... and once released, the two end well; nothing else ever ran
+    (rendezvous / "release").touch()
+    join(threads)
+    assert [result.error_type for result in answers(outcomes)] == [None, None]
+    assert started(rendezvous) == 2
+    assert runtime.in_flight(name) == 0
+    assert runtime.peak_in_flight(name) == 2
+    # ... each throttle recorded as the Invoke API's error, with no cold start
+    throttled = [i for i in runtime.invocations if i.error_type == "TooManyRequestsException"]
+    assert len(throttled) == 3
+    assert not any(i.cold_start for i in throttled)
+    assert len(reports(runtime, name)) == 2  # the function's log has only the two that ran
+    # ... and with the reservation free again, a new invocation is served (warm)
+    again = runtime.invoke(name, {"rendezvous": str(rendezvous)})
+    assert again.error_type is None
+    assert runtime.invocations[-1].cold_start is False
+
+
+def test_given_an_unreserved_function_when_5_invocations_arrive_at_once_then_none_is_throttled(
+    runtime: LambdaRuntime, deploy: Deploy, tmp_path: Path
+) -> None:
+    name = deploy("handlers:hold", timeout=8.0)
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir()
+
+    threads, outcomes = all_at_once(runtime, name, {"rendezvous": str(rendezvous)}, 5)
+
+    wait_until(lambda: started(rendezvous) == 5, "all 5 running")
+    assert (runtime.in_flight(name), runtime.environments(name), outcomes) == (5, 5, [])
+    (rendezvous / "release").touch()
+    join(threads)
+    assert [result.error_type for result in answers(outcomes)] == [None] * 5
+    assert runtime.peak_in_flight(name) == 5
+    assert not [i for i in runtime.invocations if i.error_type == "TooManyRequestsException"]
+
+
+def test_given_many_threads_invoking_a_reserved_function_over_and_over_then_never_more_than_the_reservation_run(
+    runtime: LambdaRuntime, deploy: Deploy
+) -> None:
+    name = deploy("handlers:echo", reserved_concurrency=3)
+
+    # When 16 threads invoke it 10 times each, admissions and ends racing one another
+    threads, outcomes = all_at_once(runtime, name, {"pause": 0.02}, 16, repeat=10)
+    join(threads)
+
+    # Then every request was served or throttled, never more than 3 at once
+    assert len(outcomes) == 160
+    served = answers(outcomes)
+    assert served
+    assert [result.error_type for result in served] == [None] * len(served)
+    for refused in refusals(outcomes):
+        assert_throttled(refused)
+    assert runtime.peak_in_flight(name) <= 3
+    assert len({result.payload["pid"] for result in served}) <= 3  # the environments that served
+    assert runtime.environments(name) <= 3
+    assert runtime.in_flight(name) == 0
+    throttled = [i for i in runtime.invocations if i.error_type == "TooManyRequestsException"]
+    assert len(throttled) == len(refusals(outcomes))
+    # ... and each served invocation is in the function's log
+    assert len(reports(runtime, name)) == len(served)
+
+
+def test_given_a_reserved_function_when_redeployed_with_another_reservation_then_new_invocations_get_the_new_cap(
+    runtime: LambdaRuntime, deploy: Deploy, tmp_path: Path
+) -> None:
+    name = deploy("handlers:hold", timeout=8.0, reserved_concurrency=1)
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir()
+    event = {"rendezvous": str(rendezvous)}
+    first, first_results = in_background(runtime, name, event)
+    wait_until(lambda: started(rendezvous) == 1, "the first invocation running")
+    with pytest.raises(InvokeRefused) as refused:
+        runtime.invoke(name, event)
+    assert_throttled(refused.value)
+
+    # When the reservation is raised to 2 while the first still runs
+    deploy("handlers:hold", timeout=8.0, reserved_concurrency=2)
+
+    # Then one more runs beside it (the one running counts against the new cap), and a third is throttled
+    second, second_results = in_background(runtime, name, event)
+    wait_until(lambda: started(rendezvous) == 2, "the second invocation running")
+    assert runtime.in_flight(name) == 2
+    with pytest.raises(InvokeRefused) as refused:
+        runtime.invoke(name, event)
+    assert_throttled(refused.value)
+    (rendezvous / "release").touch()
+    join([first, second])
+    assert [results[0].error_type for results in (first_results, second_results)] == [None, None]
+    assert runtime.peak_in_flight(name) == 2
+    # ... a change of the reservation alone kept the environments warm
+    assert runtime.invoke(name, event).error_type is None
+    assert runtime.invocations[-1].cold_start is False
+    # ... and a reservation of 0 throttles every invocation
+    deploy("handlers:hold", timeout=8.0, reserved_concurrency=0)
+    with pytest.raises(InvokeRefused) as refused:
+        runtime.invoke(name, event)
+    assert_throttled(refused.value)
+    assert runtime.peak_in_flight(name) == 0  # since that deploy
+
+
+def test_given_a_negative_reservation_when_the_function_is_declared_then_it_is_refused() -> None:
+    with pytest.raises(ValueError, match="reserved_concurrency must be 0 or more"):
+        LocalFunction("probe", "probe.handlers:echo", {}, 1.0, 128, reserved_concurrency=-1)
 
 
 # What a handler sees: context, environment, path, stdin, logs
