@@ -30,8 +30,13 @@ the final image, the same bytes as without streaming, and `usage`.
 
 Tests steer it over HTTP (so a test in another thread or process can) or from Python:
 
-- `POST /_control/faults` `{"faults": [rule, ...]}` replaces the fault rules; `GET` lists them.
-- `POST /_control/reset` clears the rules and the request log.
+- `POST /_control/faults` `{"faults": [rule, ...]}` replaces the fault rules; `GET` lists them
+  (`set_faults(rules, seed=)`).
+- `POST /_control/limits` `{"imagesPerMinute": n|null, "burst": b|null}` sets the provider
+  limit (`set_limits`); `GET` says what it is, the tokens left and how many requests it refused.
+- `POST /_control/latency` `{"medianSeconds": L|null, "spread": s, "capSeconds": c|null,
+  "seed": k}` sets how long each image takes (`set_latency`); `GET` says what it is.
+- `POST /_control/reset` clears the rules, the limit, the latency and the request log.
 - `GET /_control/requests` returns the request log.
 
 A rule is `{"kind": "rate_limit"|"server_error"|"slow"|"reject", "match": str|null,
@@ -39,11 +44,37 @@ A rule is `{"kind": "rate_limit"|"server_error"|"slow"|"reject", "match": str|nu
 default 1, null sends no header), "seconds": delay (slow; default 1)}`. Each image request
 walks the rules in order; a rule whose `match` is a substring of the prompt (null matches any),
 that has times left and whose draw (seeded) falls under its probability fires and uses one up.
-The request log says how long `slow` rules held each request (`heldSeconds`): a request held
-past the client's timeout was still answered, as OpenAI finishes (and bills) an image whose
-client gave up. `slow` waits and walks on; the others answer at once. Whatever the rules, a
-prompt containing `CONTENT_POLICY_MARKER` is refused the way OpenAI's safety system refuses.
-Faults and refusals answer before a stream starts, with an HTTP status, as OpenAI's do.
+The request log says how long `slow` rules and the latency held each request (`heldSeconds`): a
+request held past the client's timeout was still answered, as OpenAI finishes (and bills) an
+image whose client gave up. `slow` waits and walks on; the others answer at once, before the
+limit is consulted (a fault's 429 takes no tokens). Whatever the rules, a prompt containing
+`CONTENT_POLICY_MARKER` is refused the way OpenAI's safety system refuses (after the limit:
+the refused request used its tokens). Faults, limits and refusals answer before a stream
+starts, with an HTTP status, as OpenAI's do.
+
+The limit is OpenAI's images per minute (IPM), as a token bucket: it holds `burst` images
+(default: a minute's worth, at least 1) and refills continuously at imagesPerMinute / 60 per
+second. A request that passed auth and validation takes `n` tokens; when fewer are left it is
+answered 429 as OpenAI answers a rate limit (type `requests`, code `rate_limit_exceeded`, "Rate
+limit reached for <model> in organization org-local on images per minute (IPM): Limit L, Used
+U, Requested R. Please try again in 1.5s. ...") with `retry-after` (whole seconds, rounded up)
+and `retry-after-ms` (milliseconds, which the `openai` SDK prefers). While a limit is set every
+answer carries `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests` and
+`x-ratelimit-reset-requests` (the time until the bucket is full, written as OpenAI writes it:
+`250ms`, `12s`, `1m3s`). A request for more images than the bucket holds is refused with 429
+and no `retry-after`, as waiting would not help. The bucket reads an injectable monotonic
+clock (`ImagesApp(monotonic=...)`), so a test can move time on without sleeping.
+
+The latency is a seeded log-normal draw per admitted request (median `medianSeconds`, sigma
+`spread`: most answers near the median, a long right tail), capped at `capSeconds` if given;
+the request is held that long before it is answered (a safety refusal answers at once). The
+log records the draw (`latencySeconds`, 0 when none was drawn) and adds the hold to
+`heldSeconds`; `holding()` counts the requests held now, and `release_held_requests()` or a
+reset lets them go on, as for the `slow` rule, which still holds on top (before validation).
+
+Unlike OpenAI: no upload size limits; the only provider limit is images per minute (no
+requests- or tokens-per-minute limits, no `x-ratelimit-*-tokens` headers); the organization is
+always `org-local`.
 """
 
 from __future__ import annotations
@@ -53,6 +84,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
 import random
 import re
 import threading
@@ -74,6 +106,8 @@ CONTENT_POLICY_MARKER = "[content-policy-violation]"
 # tests and benchmarks that want real answers without paying for big images.
 QUICK_SIZE = "1024x640"
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "reject")
+# The organization a rate-limit message names.
+ORGANIZATION = "org-local"
 REFERENCE_FORMATS = ("PNG", "JPEG", "WEBP")
 
 # Output tokens OpenAI bills for a 1024x1024 image at each quality; other sizes scale by area.
@@ -241,6 +275,115 @@ class FaultRule:
 
 
 # ---------------------------------------------------------------------------------------------
+# The provider limit and the latency
+
+
+class TokenBucket:
+    """Images per minute as OpenAI meters them: `capacity` tokens, refilled continuously at
+    `per_minute / 60` a second, one token per image. Not thread-safe: the app holds its lock."""
+
+    def __init__(self, per_minute: float, capacity: float, now: float) -> None:
+        self.per_minute = per_minute
+        self.capacity = capacity
+        self.tokens = capacity
+        self._updated = now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._updated) * self.per_minute / 60)
+        self._updated = now
+
+    def has(self, requested: int) -> bool:
+        # A float refill can land a hair under a whole token at the moment it is due.
+        return self.tokens + 1e-9 >= requested
+
+    def seconds_until(self, tokens: float) -> float:
+        """How long until the bucket holds `tokens` (0 if it does)."""
+        return max(0.0, tokens - self.tokens) * 60 / self.per_minute
+
+    def used(self) -> int:
+        return max(0, math.ceil(self.capacity - self.tokens - 1e-9))
+
+    def headers(self) -> dict[str, str]:
+        """OpenAI's `x-ratelimit-*-requests` headers for the bucket as it is now."""
+        return {
+            "x-ratelimit-limit-requests": _format_number(self.per_minute),
+            "x-ratelimit-remaining-requests": str(max(0, math.floor(self.tokens + 1e-9))),
+            "x-ratelimit-reset-requests": format_duration(self.seconds_until(self.capacity)),
+        }
+
+    def refusal(self, model: str, requested: int) -> ApiError:
+        """The 429 for a request the bucket cannot serve now (or, too large, ever)."""
+        limit = f"in organization {ORGANIZATION} on images per minute (IPM): Limit {_format_number(self.per_minute)}"
+        if requested > self.capacity + 1e-9:
+            return ApiError(
+                429,
+                f"Request too large for {model} {limit}, Requested {requested}. The bucket holds at most "
+                f"{_format_number(self.capacity)} images: ask for fewer at once.",
+                error_type="requests",
+                code="rate_limit_exceeded",
+            )
+        wait = self.seconds_until(requested)
+        return ApiError(
+            429,
+            f"Rate limit reached for {model} {limit}, Used {self.used()}, Requested {requested}. "
+            f"Please try again in {format_duration(wait)}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more.",
+            error_type="requests",
+            code="rate_limit_exceeded",
+            headers={
+                "retry-after": str(max(1, math.ceil(wait - 1e-9))),
+                # Milliseconds: the SDK reads this before `retry-after` and divides it by 1000.
+                "retry-after-ms": str(max(1, math.ceil(wait * 1000 - 1e-6))),
+            },
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "imagesPerMinute": self.per_minute,
+            "burst": self.capacity,
+            "tokens": round(self.tokens, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Latency:
+    """How long an image takes: log-normal, median `median_seconds`, sigma `spread`, at most
+    `cap_seconds` when set."""
+
+    median_seconds: float
+    spread: float = 0.5
+    cap_seconds: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if _not_number(self.median_seconds) or self.median_seconds <= 0:
+            raise ValueError("medianSeconds must be a positive number of seconds, or null for no latency")
+        if _not_number(self.spread) or self.spread < 0:
+            raise ValueError("spread must be a non-negative number (the log-normal's sigma)")
+        if self.cap_seconds is not None and (_not_number(self.cap_seconds) or self.cap_seconds < 0):
+            raise ValueError("capSeconds must be a non-negative number of seconds, or null for no cap")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError("seed must be an integer")
+
+    def draw(self, chance: random.Random) -> float:
+        seconds = (
+            chance.lognormvariate(math.log(self.median_seconds), self.spread) if self.spread else self.median_seconds
+        )
+        return seconds if self.cap_seconds is None else min(seconds, self.cap_seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "medianSeconds": self.median_seconds,
+            "spread": self.spread,
+            "capSeconds": self.cap_seconds,
+            "seed": self.seed,
+        }
+
+
+_NO_LATENCY: dict[str, Any] = {"medianSeconds": None, "spread": None, "capSeconds": None, "seed": None}
+
+
+# ---------------------------------------------------------------------------------------------
 # Model families
 
 
@@ -368,16 +511,26 @@ class ImagesApp:
     """The WSGI application. Thread-safe: werkzeug serves each request on its own thread."""
 
     def __init__(
-        self, *, clock: Callable[[], float] = time.time, families: Sequence[ModelFamily] = MODEL_FAMILIES
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        families: Sequence[ModelFamily] = MODEL_FAMILIES,
     ) -> None:
         self._clock = clock
+        # What the images-per-minute bucket refills by; a test may pass one it moves by hand.
+        self._monotonic = monotonic
         self._families = tuple(families)
         self._lock = threading.Lock()
         self._faults: list[FaultRule] = []
         self._log: list[dict[str, Any]] = []
-        self._holding = 0  # requests a `slow` rule holds right now
+        self._holding = 0  # requests a `slow` rule or the latency holds right now
         # Rules with a probability draw from this; seeded, so a run with the same requests repeats.
         self._chance = random.Random(0)
+        self._bucket: TokenBucket | None = None
+        self._rate_limited = 0  # requests the bucket refused since the limit was set
+        self._latency: Latency | None = None
+        self._latency_chance = random.Random(0)
         # A reset wakes requests held by a `slow` rule and keeps them out of the fresh log.
         self._generation = 0
         self._wake = threading.Event()
@@ -388,6 +541,14 @@ class ImagesApp:
             "/_control/faults": {
                 "GET": lambda _: _json_response({"faults": self.faults()}),
                 "POST": self._post_faults,
+            },
+            "/_control/limits": {
+                "GET": lambda _: _json_response(self.limits()),
+                "POST": self._post_limits,
+            },
+            "/_control/latency": {
+                "GET": lambda _: _json_response(self.latency()),
+                "POST": self._post_latency,
             },
             "/_control/reset": {"POST": self._post_reset},
         }
@@ -405,20 +566,70 @@ class ImagesApp:
         with self._lock:
             return [rule.to_json() for rule in self._faults]
 
+    def set_limits(self, images_per_minute: float | None, burst: int | None = None) -> None:
+        """Limit images per minute with a token bucket of `burst` images (default: a minute's
+        worth, at least 1), full now; None lifts the limit. ValueError for invalid values."""
+        if images_per_minute is None:
+            if burst is not None:
+                raise ValueError("burst needs imagesPerMinute")
+            with self._lock:
+                self._bucket, self._rate_limited = None, 0
+            return
+        if _not_number(images_per_minute) or not 0 < images_per_minute < math.inf:
+            raise ValueError("imagesPerMinute must be a positive number, or null for no limit")
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst < 1):
+            raise ValueError("burst must be a positive integer, or null for a minute's worth")
+        capacity = float(burst) if burst is not None else max(1.0, float(images_per_minute))
+        with self._lock:
+            self._bucket = TokenBucket(float(images_per_minute), capacity, self._monotonic())
+            self._rate_limited = 0
+
+    def limits(self) -> dict[str, Any]:
+        """The limit (`imagesPerMinute`, `burst`), the `tokens` left now (all None without a
+        limit) and how many requests it answered 429 since it was set (`rateLimited`)."""
+        with self._lock:
+            if self._bucket is None:
+                state: dict[str, Any] = {"imagesPerMinute": None, "burst": None, "tokens": None}
+            else:
+                self._bucket.refill(self._monotonic())
+                state = self._bucket.to_json()
+            return {**state, "rateLimited": self._rate_limited}
+
+    def set_latency(
+        self,
+        median_seconds: float | None,
+        spread: float = 0.5,
+        cap_seconds: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Hold each admitted image request for a seeded log-normal draw (median
+        `median_seconds`, sigma `spread`), at most `cap_seconds`; None: answer at once."""
+        latency = None if median_seconds is None else Latency(median_seconds, spread, cap_seconds, seed)
+        with self._lock:
+            self._latency = latency
+            self._latency_chance = random.Random(seed)
+
+    def latency(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(_NO_LATENCY) if self._latency is None else self._latency.to_json()
+
     def reset(self) -> None:
+        """Back to a fresh server: no rules, no limit, no latency, an empty log; held requests go on."""
         with self._lock:
             self._faults = []
             self._log = []
+            self._bucket, self._rate_limited = None, 0
+            self._latency = None
             self._generation += 1
             self._release_held_requests_locked()
 
     def holding(self) -> int:
-        """How many requests a `slow` rule holds right now."""
+        """How many requests a `slow` rule or the latency holds right now."""
         with self._lock:
             return self._holding
 
     def release_held_requests(self) -> None:
-        """Let requests held by a `slow` rule go on now."""
+        """Let requests held by a `slow` rule or the latency go on now."""
         with self._lock:
             self._release_held_requests_locked()
 
@@ -461,6 +672,32 @@ class ImagesApp:
             return ApiError(400, str(exc), param="faults").response()
         return _json_response({"faults": self.faults()})
 
+    def _post_limits(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or "imagesPerMinute" not in body or set(body) - {"imagesPerMinute", "burst"}:
+            usage = 'send {"imagesPerMinute": n|null, "burst": b|null}'
+            return ApiError(400, usage, param="imagesPerMinute").response()
+        try:
+            self.set_limits(body["imagesPerMinute"], body.get("burst"))
+        except ValueError as exc:
+            return ApiError(400, str(exc), param="imagesPerMinute").response()
+        return _json_response(self.limits())
+
+    def _post_latency(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        keys = {"medianSeconds", "spread", "capSeconds", "seed"}
+        if not isinstance(body, dict) or "medianSeconds" not in body or set(body) - keys:
+            return ApiError(
+                400, 'send {"medianSeconds": L|null, "spread": s, "capSeconds": c|null, "seed": k}', param="latency"
+            ).response()
+        try:
+            self.set_latency(
+                body["medianSeconds"], body.get("spread", 0.5), body.get("capSeconds"), body.get("seed", 0)
+            )
+        except ValueError as exc:
+            return ApiError(400, str(exc), param="latency").response()
+        return _json_response(self.latency())
+
     # -- the Images API ---------------------------------------------------------------------
 
     def _images(self, request: Request, endpoint: str) -> Response:
@@ -479,7 +716,8 @@ class ImagesApp:
             "referenceSha256": [hashlib.sha256(image).hexdigest() for image in images],
             "status": None,
             "at": self._clock(),
-            "heldSeconds": 0.0,  # how long a `slow` rule held it before it was answered
+            "heldSeconds": 0.0,  # how long `slow` rules and the latency held it before it was answered
+            "latencySeconds": 0.0,  # the latency drawn for it (0: none drawn)
         }
         try:
             _authorize(request)
@@ -488,12 +726,22 @@ class ImagesApp:
             prompt = fields.get("prompt")
             entry["heldSeconds"] = self._apply_faults(prompt if isinstance(prompt, str) else "", wake)
             call = _validate(endpoint, body, self._families)
+            self._admit(call)
             if CONTENT_POLICY_MARKER in call.prompt:
                 raise content_policy_error()
+            with self._lock:
+                latency = 0.0 if self._latency is None else self._latency.draw(self._latency_chance)
+            if latency > 0:
+                entry["latencySeconds"] = latency
+                entry["heldSeconds"] += self._hold(latency, wake)
             response = self._stream(call) if call.stream else _json_response(self._answer(call))
         except ApiError as error:
             response = error.response()
         response.headers["x-request-id"] = f"req_{uuid.uuid4().hex}"
+        with self._lock:
+            if self._bucket is not None:
+                self._bucket.refill(self._monotonic())
+                response.headers.update(self._bucket.headers())
         entry["status"] = response.status_code
         with self._lock:
             if generation == self._generation:
@@ -511,18 +759,34 @@ class ImagesApp:
             if not fired:
                 continue
             if rule.kind == "slow":
-                began = time.monotonic()
-                with self._lock:
-                    self._holding += 1
-                try:
-                    wake.wait(rule.seconds)
-                finally:
-                    with self._lock:
-                        self._holding -= 1
-                held += time.monotonic() - began
+                held += self._hold(rule.seconds, wake)
                 continue
             raise rule.error()
         return held
+
+    def _admit(self, call: ImageCall) -> None:
+        """Take the call's images from the bucket, or raise the 429 OpenAI answers when it is short."""
+        with self._lock:
+            bucket = self._bucket
+            if bucket is None:
+                return
+            bucket.refill(self._monotonic())
+            if not bucket.has(call.n):
+                self._rate_limited += 1
+                raise bucket.refusal(call.model, call.n)
+            bucket.tokens -= call.n
+
+    def _hold(self, seconds: float, wake: threading.Event) -> float:
+        """Wait `seconds` (or until a release or reset wakes it), counted in `holding()`; the seconds waited."""
+        began = time.monotonic()
+        with self._lock:
+            self._holding += 1
+        try:
+            wake.wait(seconds)
+        finally:
+            with self._lock:
+                self._holding -= 1
+        return time.monotonic() - began
 
     def _answer(self, call: ImageCall) -> dict[str, Any]:
         data = [{"b64_json": _b64(_render(call, variant), call)} for variant in range(call.n)]
@@ -618,6 +882,24 @@ class ImagesServer:
 
     def faults(self) -> list[dict[str, Any]]:
         return self.app.faults()
+
+    def set_limits(self, images_per_minute: float | None, burst: int | None = None) -> None:
+        self.app.set_limits(images_per_minute, burst)
+
+    def limits(self) -> dict[str, Any]:
+        return self.app.limits()
+
+    def set_latency(
+        self,
+        median_seconds: float | None,
+        spread: float = 0.5,
+        cap_seconds: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.app.set_latency(median_seconds, spread, cap_seconds, seed)
+
+    def latency(self) -> dict[str, Any]:
+        return self.app.latency()
 
     def reset(self) -> None:
         self.app.reset()
@@ -1072,3 +1354,27 @@ def _seconds(value: Any, name: str) -> float:
 def _format_seconds(seconds: float) -> str:
     """`2` rather than `2.0`, as the real service writes whole seconds."""
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
+def _format_number(value: float) -> str:
+    """`60` rather than `60.0`; other values to at most three decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as OpenAI's `x-ratelimit-reset-*` headers and rate-limit messages write it (Go's
+    duration format, to the millisecond, rounded up): `0s`, `250ms`, `1.5s`, `12s`, `1m3s`, `1h0m0s`.
+    OpenAI's rate-limit guide (platform.openai.com/docs/guides/rate-limits, "Rate limits in
+    headers") shows `x-ratelimit-reset-requests: 1s` and `x-ratelimit-reset-tokens: 6m0s`."""
+    millis = max(0, math.ceil(seconds * 1000 - 1e-6))
+    if millis < 1000:
+        return f"{millis}ms" if millis else "0s"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, fraction = divmod(rest, 1000)
+    text = f"{whole}.{fraction:03d}".rstrip("0") if fraction else str(whole)
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{text}s"
+
+
+def _not_number(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value)

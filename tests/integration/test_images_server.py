@@ -7,6 +7,9 @@ import base64
 import dataclasses
 import io
 import json
+import statistics
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,14 +18,17 @@ from typing import Any
 import openai
 import pytest
 from PIL import Image
+from werkzeug.test import Client, TestResponse
 
 from local_stack.images_server import (
+    CONTENT_POLICY_MARKER,
     GPT_IMAGE_2,
     MODEL_FAMILIES,
     QUICK_SIZE,
     ImagesApp,
     ImagesServer,
     SizeRules,
+    format_duration,
 )
 from local_stack.scene import read_traits
 
@@ -643,3 +649,344 @@ def test_given_a_slow_rule_when_a_request_is_held_then_the_log_says_how_long(ser
 
     held = [entry["heldSeconds"] for entry in server.requests()]
     assert held[0] >= 0.2 and held[1] == 0.0
+
+
+# -- the images-per-minute limit ------------------------------------------------------------------
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def call_app(app: ImagesApp, prompt: str = "a fox", **extra: Any) -> TestResponse:
+    """One generation straight through the WSGI app (no sockets), as the SDK would send it."""
+    return Client(app).post(
+        "/v1/images/generations", json=body(prompt) | extra, headers={"Authorization": "Bearer sk-local"}
+    )
+
+
+def limited_app(images_per_minute: float, burst: int | None = None) -> tuple[ImagesApp, ManualClock]:
+    clock = ManualClock()
+    app = ImagesApp(monotonic=clock)
+    app.set_limits(images_per_minute, burst)
+    return app, clock
+
+
+def test_given_a_limit_when_the_bucket_runs_dry_then_429_in_openai_shape_with_retry_after_and_ratelimit_headers() -> (
+    None
+):
+    # Given 6 images a minute (one every 10 s) and a bucket of 2, on a clock that only the test moves
+    app, clock = limited_app(6, burst=2)
+
+    # When two requests take the bucket's two tokens, and a third comes 4 s later
+    first, second = call_app(app), call_app(app)
+    clock.now += 4
+    third = call_app(app)
+
+    # Then the first two are answered, each saying what is left and when the bucket is full again
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert {name: first.headers[name] for name in ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests")} == {
+        "x-ratelimit-limit-requests": "6",
+        "x-ratelimit-remaining-requests": "1",
+    }
+    assert first.headers["x-ratelimit-reset-requests"] == "10s"
+    assert (second.headers["x-ratelimit-remaining-requests"], second.headers["x-ratelimit-reset-requests"]) == (
+        "0",
+        "20s",
+    )
+    # And the third, with 0.4 of a token back, is refused as OpenAI refuses: 6 s to go
+    assert third.status_code == 429
+    assert third.get_json() == {
+        "error": {
+            "message": "Rate limit reached for gpt-image-2 in organization org-local on images per minute (IPM): "
+            "Limit 6, Used 2, Requested 1. Please try again in 6s. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    assert {name: third.headers[name] for name in ("retry-after", "retry-after-ms")} == {
+        "retry-after": "6",
+        "retry-after-ms": "6000",
+    }
+    assert (third.headers["x-ratelimit-remaining-requests"], third.headers["x-ratelimit-reset-requests"]) == (
+        "0",
+        "16s",
+    )
+    assert [entry["status"] for entry in app.requests()] == [200, 200, 429]
+    assert app.limits() == {"imagesPerMinute": 6.0, "burst": 2.0, "tokens": 0.4, "rateLimited": 1}
+
+
+def test_given_a_dry_bucket_when_time_passes_then_it_refills_continuously_and_admits_again() -> None:
+    # Given 60 images a minute, a bucket of 1, just emptied
+    app, clock = limited_app(60, burst=1)
+    assert call_app(app).status_code == 200
+
+    # When 0.75 s pass, then another 0.25 s
+    clock.now += 0.75
+    early = call_app(app)
+    clock.now += 0.25
+    due = call_app(app)
+
+    # Then the early request waits out the last quarter (retry-after rounds up to whole seconds), the due one is made
+    assert early.status_code == 429
+    assert (early.headers["retry-after"], early.headers["retry-after-ms"]) == ("1", "250")
+    assert "Please try again in 250ms." in early.get_json()["error"]["message"]
+    assert due.status_code == 200
+    assert app.limits()["rateLimited"] == 1
+
+
+def test_given_n_images_when_admitted_then_they_take_n_tokens_and_more_than_the_bucket_holds_is_refused() -> None:
+    # Given a bucket of 3 at 3 images a minute (the default burst: a minute's worth)
+    app, _ = limited_app(3)
+    assert app.limits()["burst"] == 3.0
+
+    # When two images are asked for at once, then two more, then four
+    two = call_app(app, n=2)
+    two_more = call_app(app, n=2)
+    four = call_app(app, n=4)
+
+    # Then the first takes two tokens; the second is short by one (20 s at 3 a minute); four can never fit
+    assert (two.status_code, two.headers["x-ratelimit-remaining-requests"]) == (200, "1")
+    assert two_more.status_code == 429
+    assert "Used 2, Requested 2. Please try again in 20s." in two_more.get_json()["error"]["message"]
+    assert four.status_code == 429
+    assert four.get_json()["error"]["message"].startswith(
+        "Request too large for gpt-image-2 in organization org-local on images per minute (IPM): Limit 3, Requested 4."
+    )
+    assert "retry-after" not in four.headers and "retry-after-ms" not in four.headers
+
+
+def test_given_a_limit_when_a_request_fails_auth_or_validation_then_it_takes_no_token_but_a_refusal_does() -> None:
+    # Given a bucket of 1
+    app, _ = limited_app(1, burst=1)
+
+    # When a request without a key and an invalid one come, then a prompt the safety system refuses
+    unauthorized = Client(app).post("/v1/images/generations", json=body("a fox"))
+    invalid = call_app(app, quality="bogus")
+    refused = call_app(app, f"a fox {CONTENT_POLICY_MARKER}")
+
+    # Then the first two leave the token for the third, which uses it up
+    assert (unauthorized.status_code, invalid.status_code, refused.status_code) == (401, 400, 400)
+    assert unauthorized.headers["x-ratelimit-remaining-requests"] == "1"
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert call_app(app).status_code == 429
+
+
+def test_given_a_rate_limit_fault_rule_and_a_limit_when_the_rule_fires_then_it_takes_no_token() -> None:
+    # Given a bucket of 1 and a rule answering 429 once
+    app, _ = limited_app(1, burst=1)
+    app.set_faults([{"kind": "rate_limit", "times": 1}])
+
+    # When two requests come
+    statuses = [call_app(app).status_code, call_app(app).status_code]
+
+    # Then the rule's 429 leaves the token for the second; the limiter counted none of its own
+    assert statuses == [429, 200]
+    assert app.limits()["rateLimited"] == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"),
+    [
+        (0, "0s"),
+        (0.0004, "1ms"),
+        (0.25, "250ms"),
+        (0.9999, "1s"),
+        (1.5, "1.5s"),
+        (12, "12s"),
+        (63, "1m3s"),
+        (360, "6m0s"),
+        (3600.25, "1h0m0.25s"),
+    ],
+)
+def test_given_a_duration_when_written_for_a_ratelimit_header_then_it_reads_as_openai_writes_it(
+    seconds: float, written: str
+) -> None:
+    # OpenAI's rate-limit guide shows `x-ratelimit-reset-requests: 1s` and `x-ratelimit-reset-tokens: 6m0s`
+    assert format_duration(seconds) == written
+
+
+def test_given_limits_set_over_http_when_read_back_then_they_apply_and_a_reset_lifts_them(
+    server: ImagesServer,
+) -> None:
+    # Given a limit set through the control API
+    status, _, raw = post(server, "/_control/limits", {"imagesPerMinute": 1, "burst": 1})
+    assert (status, json.loads(raw)) == (
+        200,
+        {"imagesPerMinute": 1.0, "burst": 1.0, "tokens": 1.0, "rateLimited": 0},
+    )
+
+    # When two images are asked for
+    statuses = [post(server, "/v1/images/generations", body("a fox"))[0] for _ in range(2)]
+
+    # Then the second is refused, the control API counts it, and a reset lifts the limit
+    assert statuses == [200, 429]
+    with urllib.request.urlopen(f"{server.url}/_control/limits", timeout=5) as answer:  # noqa: S310 (loopback)
+        assert json.loads(answer.read())["rateLimited"] == 1
+    server.reset()
+    assert server.limits() == {"imagesPerMinute": None, "burst": None, "tokens": None, "rateLimited": 0}
+    assert post(server, "/v1/images/generations", body("a fox"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{"imagesPerMinute": 0}, {"imagesPerMinute": -1}, {"imagesPerMinute": 5, "burst": 0}, {"burst": 2}, {"ipm": 5}],
+)
+def test_given_invalid_limits_when_set_over_http_then_400_names_the_reason(
+    server: ImagesServer, limits: dict[str, Any]
+) -> None:
+    status, _, raw = post(server, "/_control/limits", limits)
+
+    assert status == 400
+    assert json.loads(raw)["error"]["message"]
+    assert server.limits()["imagesPerMinute"] is None
+
+
+def test_given_a_small_limit_when_the_sdk_calls_without_retries_then_rate_limit_error_carries_retry_after(
+    server: ImagesServer, client: openai.OpenAI
+) -> None:
+    # Given one image a minute, and an SDK client that does not retry
+    server.set_limits(1)
+    generate(client)
+
+    # When the SDK asks again
+    with pytest.raises(openai.RateLimitError) as raised:
+        generate(client)
+
+    # Then it raises RateLimitError with OpenAI's code and the headers a caller backs off by
+    error = raised.value
+    assert (error.status_code, error.code, error.type) == (429, "rate_limit_exceeded", "requests")
+    headers = error.response.headers
+    assert 55 <= int(headers["retry-after"]) <= 60
+    assert 0 < float(headers["retry-after-ms"]) <= 60_000
+    assert headers["x-ratelimit-limit-requests"] == "1"
+    assert headers["x-ratelimit-remaining-requests"] == "0"
+    assert [r["status"] for r in server.requests()] == [200, 429]
+
+
+def test_given_a_quick_refill_when_the_sdk_may_retry_then_it_waits_out_retry_after_and_the_image_comes_back(
+    server: ImagesServer,
+) -> None:
+    # Given a bucket of one image refilled in a second, just emptied
+    server.set_limits(60, burst=1)
+    with openai.OpenAI(base_url=server.api_url, api_key="sk-local", max_retries=2, timeout=30) as sdk:
+        generate(sdk)
+
+        # When the SDK, allowed two retries, asks again at once
+        answer = generate(sdk)
+
+    # Then its first try was refused and its retry, after the wait the 429 asked for, made the image
+    assert only_image(answer).startswith(b"\x89PNG")
+    assert [r["status"] for r in server.requests()] == [200, 429, 200]
+    assert server.limits()["rateLimited"] == 1
+
+
+# -- latency ----------------------------------------------------------------------------------
+
+
+def test_given_a_latency_when_twenty_images_are_made_then_the_holds_follow_it_within_the_cap_repeatably(
+    server: ImagesServer,
+) -> None:
+    runs = []
+    for _ in range(2):
+        # Given a median of 50 ms, sigma 0.5, capped at 100 ms, seeded
+        server.reset()
+        server.set_latency(0.05, spread=0.5, cap_seconds=0.1, seed=0)
+        # When twenty images are made one after another
+        statuses = [post(server, "/v1/images/generations", body(f"a fox, take {n}"))[0] for n in range(20)]
+        assert statuses == [200] * 20
+        runs.append(server.requests())
+
+    # Then each was held for its draw, none drawn above the cap, the draws' median near 50 ms
+    drawn = [entry["latencySeconds"] for entry in runs[0]]
+    assert all(0 < latency <= 0.1 for latency in drawn)
+    assert drawn.count(0.1) >= 1  # the long tail reaches the cap
+    assert 0.04 <= statistics.median(drawn) <= 0.06
+    held = [entry["heldSeconds"] for entry in runs[0]]
+    assert all(seconds >= latency - 0.001 for seconds, latency in zip(held, drawn, strict=True))
+    assert 0.04 <= statistics.median(held) <= 0.1
+    # And the same seed draws the same latencies
+    assert [entry["latencySeconds"] for entry in runs[1]] == drawn
+
+
+def test_given_a_latency_and_a_slow_rule_when_an_image_is_made_then_both_hold_it(server: ImagesServer) -> None:
+    # Given a fixed latency (no spread) and a slow rule
+    server.set_latency(0.1, spread=0)
+    server.set_faults([{"kind": "slow", "seconds": 0.1}])
+
+    # When an image is made
+    assert post(server, "/v1/images/generations", body("a fox"))[0] == 200
+
+    # Then the log says it drew 0.1 s and was held for the rule's 0.1 s on top
+    [entry] = server.requests()
+    assert entry["latencySeconds"] == pytest.approx(0.1)
+    assert entry["heldSeconds"] >= 0.2 - 0.002
+
+
+def test_given_a_long_latency_when_held_requests_are_released_then_the_request_is_answered_at_once(
+    server: ImagesServer,
+) -> None:
+    # Given a latency of a minute
+    server.set_latency(60, spread=0)
+    answered: list[int] = []
+    request = threading.Thread(target=lambda: answered.append(post(server, "/v1/images/generations", body("a fox"))[0]))
+    request.start()
+    deadline = time.monotonic() + 10
+    while server.holding() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    # When the held requests are released
+    assert server.holding() == 1
+    server.release_held_requests()
+    request.join(timeout=10)
+
+    # Then it is answered, and the log has the minute it drew and the little it was held
+    assert answered == [200]
+    [entry] = server.requests()
+    assert entry["latencySeconds"] == 60
+    assert entry["heldSeconds"] < 30
+    assert server.holding() == 0
+
+
+def test_given_a_latency_when_a_request_is_refused_then_none_is_drawn(server: ImagesServer) -> None:
+    # Given a latency and a bucket of two images
+    server.set_latency(0.05, seed=3)
+    server.set_limits(2, burst=2)
+
+    # When an invalid request, a prompt the safety system refuses, an image and one over the limit come
+    post(server, "/v1/images/generations", body("a fox") | {"quality": "bogus"})
+    post(server, "/v1/images/generations", body(f"a fox {CONTENT_POLICY_MARKER}"))
+    post(server, "/v1/images/generations", body("a fox"))
+    post(server, "/v1/images/generations", body("an owl"))
+
+    # Then only the image drew a latency (the refusal used a token, and answered at once)
+    assert [(r["status"], r["latencySeconds"] > 0) for r in server.requests()] == [
+        (400, False),
+        (400, False),
+        (200, True),
+        (429, False),
+    ]
+
+
+def test_given_a_latency_set_over_http_when_read_back_then_it_is_what_was_sent(server: ImagesServer) -> None:
+    # Given a latency sent to the control API
+    status, _, raw = post(server, "/_control/latency", {"medianSeconds": 0.05, "spread": 0.25, "capSeconds": 0.2})
+
+    # Then it is in force, with the default seed, until a null lifts it
+    assert (status, json.loads(raw)) == (
+        200,
+        {"medianSeconds": 0.05, "spread": 0.25, "capSeconds": 0.2, "seed": 0},
+    )
+    assert server.latency() == json.loads(raw)
+    assert post(server, "/_control/latency", {"medianSeconds": None})[0] == 200
+    assert server.latency()["medianSeconds"] is None
+    for invalid in ({"medianSeconds": 0}, {"medianSeconds": 1, "spread": -1}, {"median": 1}):
+        assert post(server, "/_control/latency", invalid)[0] == 400

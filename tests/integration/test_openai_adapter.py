@@ -10,12 +10,14 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from PIL import Image
 
 from local_stack.images_server import CONTENT_POLICY_MARKER, QUICK_SIZE, ImagesServer
 from local_stack.scene import read_traits
-from storyimages.adapters.openai_images import OpenAIImageGenerator
+from storyimages.adapters.openai_images import OpenAIImageGenerator, _translate
 from storyimages.domain.errors import (
     ImageRateLimited,
     ImageRejected,
@@ -82,6 +84,7 @@ def test_given_a_prompt_when_generated_then_a_png_of_the_requested_size_comes_ba
         "status": 200,
         "at": None,
         "heldSeconds": 0.0,
+        "latencySeconds": 0.0,
     }
 
 
@@ -118,7 +121,57 @@ def test_given_a_rate_limit_when_generating_then_image_rate_limited_names_the_re
         adapter(server).generate(request())
 
     assert "rate_limit_exceeded" in str(raised.value)
+    assert raised.value.retry_after_seconds == 7
     assert [r["status"] for r in server.requests()] == [429]
+
+
+def test_given_the_images_per_minute_limit_when_it_runs_dry_then_image_rate_limited_says_how_long_to_wait(
+    server: ImagesServer,
+) -> None:
+    # Given one image a minute, already made
+    server.set_limits(1, burst=1)
+    generator = adapter(server)
+    generator.generate(request())
+
+    # When the next slide asks at once
+    with pytest.raises(ImageRateLimited, match=r"images per minute \(IPM\): Limit 1, Used 1, Requested 1") as raised:
+        generator.generate(request(SLIDE_2))
+
+    # Then the error carries the wait the 429 asked for
+    retry_after = raised.value.retry_after_seconds
+    assert retry_after is not None and 50 < retry_after <= 60
+    assert [r["status"] for r in server.requests()] == [200, 429]
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after-ms": "1500", "retry-after": "2"}, 1.5),
+        ({"retry-after-ms": "soon", "retry-after": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"retry-after": "nan"}, None),
+        ({}, None),
+    ],
+)
+def test_given_a_429_with_these_headers_when_translated_then_retry_after_seconds_is_what_they_say(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    # Given a 429 as the SDK raises it
+    response = httpx2.Response(
+        429,
+        headers=headers,
+        json={"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+        request=httpx2.Request("POST", "http://images.local/v1/images/generations"),
+    )
+    error = openai.RateLimitError("slow down", response=response, body=response.json()["error"])
+
+    # When our adapter translates it
+    translated = _translate(error, timeout_seconds=10)
+
+    # Then it is ImageRateLimited with the wait the headers ask for, or None
+    assert isinstance(translated, ImageRateLimited)
+    assert translated.retry_after_seconds == seconds
 
 
 def test_given_a_server_error_when_generating_then_image_service_unavailable(server: ImagesServer) -> None:

@@ -4,6 +4,8 @@ reference image for the others. GPT image models answer with base64 only."""
 from __future__ import annotations
 
 import base64
+import math
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -71,9 +73,11 @@ class OpenAIImageGenerator:
 
 def _translate(exc: openai.APIError, timeout_seconds: float) -> ImageGenerationError:
     if isinstance(exc, openai.RateLimitError):
-        retry_after = exc.response.headers.get("retry-after")
-        hint = f" (retry after {retry_after}s)" if retry_after else ""
-        return ImageRateLimited(f"rate limited by the image service{hint}: {_detail(exc)}")
+        retry_after = _retry_after_seconds(exc.response.headers)
+        hint = f" (retry after {retry_after:g}s)" if retry_after is not None else ""
+        return ImageRateLimited(
+            f"rate limited by the image service{hint}: {_detail(exc)}", retry_after_seconds=retry_after
+        )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError):
         return ImageServiceMisconfigured(f"the image service refused our credentials or model: {_detail(exc)}")
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
@@ -86,6 +90,23 @@ def _translate(exc: openai.APIError, timeout_seconds: float) -> ImageGenerationE
     if isinstance(exc, openai.APIConnectionError):
         return ImageServiceUnavailable(f"could not reach the image service: {exc}")
     return ImageServiceUnavailable(f"the image service failed: {_detail(exc)}")
+
+
+def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """What the 429 asks us to wait: `retry-after-ms` (milliseconds, which OpenAI's SDK also
+    reads first), else `retry-after` in seconds; None when neither is a usable number. (An
+    HTTP-date `retry-after` is not parsed: OpenAI sends seconds.)"""
+    for name, per_second in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            return value / per_second
+    return None
 
 
 def _detail(exc: openai.APIError) -> str:
