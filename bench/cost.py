@@ -1,7 +1,8 @@
 """What 1,000 ten-slide stories cost on AWS and Firestore (OpenAI excluded), from what one job
 actually does on the local stack: state transitions, Lambda invocations and their durations,
-Firestore document writes and reads, S3 requests. Real OpenAI latency, the app's polling and how
-often functions start cold are assumptions, printed with the result.
+SQS requests, Firestore document writes and reads, S3 requests. Real OpenAI latency, the app's
+polling, how often functions start cold and how the image queue's event source polls when idle
+are assumptions, printed with the result.
 
     .venv/bin/python bench/cost.py [--slides 10] [--image-seconds 30] [--poll-seconds 5]
 
@@ -12,6 +13,16 @@ function's time adds the assumed OpenAI latency (the local Images server answers
 milliseconds). Init durations are billed too (Lambda bills the INIT phase since August 2025):
 the job runs on a fresh stack, so every function it uses starts cold once, as it would for
 stories far apart; `--cold-start-share 0` assumes environments always warm.
+
+SQS: each slide's image is one message of the image queue, and each try of it (a retry of the
+workflow's "Generate slide image" task sends a new one) costs three requests: the SendMessage by
+Step Functions (counted from the execution history: a TaskScheduled event of resource type
+sqs), one ReceiveMessage by the event source (batch size 1: one receive per worker invocation)
+and, when the worker succeeded, one DeleteMessage. Besides, the event source long-polls the
+queue (20 s) whatever the traffic; those empty receives are a monthly cost of the deployment,
+not of a story, printed apart (`--idle-pollers`, 5 by default: Lambda does not publish how many
+long polls it keeps on an idle queue; five is an assumption, as many as the batches it says it
+starts processing with). The first million requests a month are free; that is not subtracted.
 
 Firestore is counted at the emulator, as Firestore bills it (local_stack/firestore_meter.py): a
 write per document written, a read per document read by id and per document a query returns, at
@@ -26,6 +37,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -33,6 +45,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
 
 from bench.common import BENCH_IMAGE_SIZE, Report, Reports, bench_config, specs  # noqa: E402
+from infra.function_catalogue import function_name  # noqa: E402
 from infra.rest_api import AUTHORIZER_CACHE_SECONDS  # noqa: E402
 from local_stack.firestore_meter import FirestoreMeter  # noqa: E402
 from local_stack.stack import LocalStack  # noqa: E402
@@ -43,6 +56,9 @@ from tests.workflow_runs import wait_for, wait_for_execution  # noqa: E402
 
 IMAGE_FUNCTION = "GenerateSlideImage"
 POLLS_MEASURED = 5
+SQS_PER_REQUEST = 0.40 / 1_000_000  # standard queue, per 64 KB chunk (a slide's message is one)
+LONG_POLL_SECONDS = 20  # the event source's ReceiveMessage wait when the queue is empty
+MINUTES_A_MONTH = 30 * 24 * 60
 STEP_FUNCTIONS_PER_TRANSITION = 0.025 / 1000
 LAMBDA_PER_GB_SECOND = 0.0000166667
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
@@ -69,6 +85,9 @@ def main() -> None:
     parser.add_argument(
         "--cold-start-share", type=float, default=1.0, help="of the stories, those whose functions start cold"
     )
+    parser.add_argument(
+        "--idle-pollers", type=int, default=5, help="the event source's long polls in parallel on an idle queue"
+    )
     args = parser.parse_args()
 
     with LocalStack(bench_config()) as stack:
@@ -86,6 +105,11 @@ def main() -> None:
         with FirestoreMeter(stack.firestore) as job_meter:
             job_id = api.start_job(story)
             wait_for_execution(stack, job_id)
+            # The last worker answered its task before returning: let it end (and log its REPORT).
+            worker = function_name(IMAGE_FUNCTION)
+            deadline = time.monotonic() + 30
+            while stack.lambdas.in_flight(worker) and time.monotonic() < deadline:
+                time.sleep(0.05)
         job = reports.new()
         invocations = stack.lambdas.invocations[calls_before:]
         run = wait_for(stack, job_id)  # the history and the job, read outside the meter
@@ -125,6 +149,17 @@ def main() -> None:
     firestore_reads = job_meter.billed_reads + polls * poll_meter.billed_reads / POLLS_MEASURED
     firestore_writes, firestore_deletes = job_meter.document_writes, job_meter.document_deletes
     s3_puts, s3_gets = args.slides, edits + args.slides  # the reference per edit; the app fetches each image once
+    # Per try of a slide's image: Step Functions sends its message, the event source receives it
+    # for one worker invocation and deletes it once the worker succeeded.
+    sqs_sends = sum(
+        1
+        for e in run.history
+        if e["type"] == "TaskScheduled" and e.get("taskScheduledEventDetails", {}).get("resourceType") == "sqs"
+    )
+    worker_calls = [i for i in invocations if i.function_name == worker]
+    sqs_receives, sqs_deletes = len(worker_calls), sum(1 for i in worker_calls if i.error_type is None)
+    sqs_requests = sqs_sends + sqs_receives + sqs_deletes
+    idle_receives_a_month = args.idle_pollers * 60 / LONG_POLL_SECONDS * MINUTES_A_MONTH
     # Before paying for a slide, the image function asks whether its image is stored (a LIST,
     # billed as a PUT is); a run that ends without every image asks again for those slides.
     s3_lists = args.slides
@@ -133,6 +168,7 @@ def main() -> None:
     per_story = {
         "Step Functions": transitions * STEP_FUNCTIONS_PER_TRANSITION,
         "Lambda": gb_s * LAMBDA_PER_GB_SECOND + lambda_requests * LAMBDA_PER_REQUEST,
+        "SQS": sqs_requests * SQS_PER_REQUEST,
         "API Gateway": (1 + polls) * API_GATEWAY_REST_PER_REQUEST,
         "Firestore": firestore_reads * FIRESTORE_PER_READ
         + firestore_writes * FIRESTORE_PER_WRITE
@@ -149,6 +185,10 @@ def main() -> None:
         f" {sum(r.billed_seconds for r in job):.2f} s, a warm poll {poll.billed_seconds * 1000:.0f} ms,"
         f" a warm authorizer call {authorizer.billed_seconds * 1000:.0f} ms, init of {len(cold)} cold starts"
         f" {sum(r.init_seconds for r in cold):.2f} s"
+    )
+    print(
+        f"  SQS requests {sqs_requests}: {sqs_sends} sends by Step Functions, {sqs_receives} receives and"
+        f" {sqs_deletes} deletes by the image queue's event source"
     )
     print(
         f"  Firestore document writes {firestore_writes} in {len(job_meter.commits)} commits, deletes"
@@ -173,6 +213,11 @@ def main() -> None:
     for service, dollars in per_story.items():
         print(f"  {service:<16}{dollars * args.stories:>10.2f}")
     print(f"  {'total':<16}{sum(per_story.values()) * args.stories:>10.2f}")
+    print(
+        f"plus, whatever the traffic, the event source's long polls of the idle image queue: about"
+        f" {idle_receives_a_month:,.0f} empty receives a month ({args.idle_pollers} polls of"
+        f" {LONG_POLL_SECONDS} s at a time, assumed), ${idle_receives_a_month * SQS_PER_REQUEST:.2f} a month"
+    )
 
 
 def _billed(report: Report) -> float:

@@ -14,12 +14,14 @@ from infra.capabilities.abandoned_jobs import AbandonedJobs
 from infra.capabilities.api import Api
 from infra.capabilities.functions import Functions
 from infra.capabilities.image_bucket import ImageBucket
+from infra.capabilities.image_queue import ImageQueue
 from infra.capabilities.monitoring import Monitoring
 from infra.capabilities.secrets import Secrets
 from infra.capabilities.workflows import Workflows
 from infra.config import StackConfig
 from infra.function_catalogue import Reference
 from infra.nag import acknowledge, arn_of
+from statemachine import definition
 
 
 class StoryImagesStack(Stack):
@@ -33,11 +35,21 @@ class StoryImagesStack(Stack):
         functions = Functions(
             self, "Functions", config=config, code=code or lambda_code(), secrets=secrets, removal_policy=removal
         )
+        name_prefix = f"storyimages-{config.environment}"
+        # The cap on images in flight across every story: the event source's maximum concurrency.
+        image_queue = ImageQueue(
+            self,
+            "ImageQueue",
+            worker=functions.generate_slide_image,
+            max_concurrency=config.image_concurrency,
+            queue_name=f"{name_prefix}-image-queue",
+        )
         workflows = Workflows(
             self,
             "Workflows",
             functions=functions,
-            name_prefix=f"storyimages-{config.environment}",
+            queues={definition.IMAGE_QUEUE_URL: image_queue.queue},
+            name_prefix=name_prefix,
             log_retention_days=config.log_retention_days,
             removal_policy=removal,
         )
@@ -58,6 +70,9 @@ class StoryImagesStack(Stack):
             removal_policy=removal,
         )
         self._wire(functions, workflows, images)
+        # The worker answers the image workflow's waiting tasks, and nothing else does. Step
+        # Functions authorizes SendTask* on the state machine the token's execution belongs to.
+        workflows.image_generation.grant_task_response(functions.generate_slide_image)
         abandoned = AbandonedJobs(
             self,
             "AbandonedJobs",
@@ -69,17 +84,20 @@ class StoryImagesStack(Stack):
             self,
             "Monitoring",
             functions=functions.all,
-            throttled_function=functions.generate_slide_image,
+            image_worker=functions.generate_slide_image,
+            image_queue=image_queue.queue,
             state_machines={
                 "ImageGeneration": workflows.image_generation,
                 "WebhookDelivery": workflows.webhook_delivery,
             },
             api=api.rest_api,
-            dead_letter_queues={"AbandonedJobEvents": abandoned.dead_letters},
+            dead_letter_queues={"AbandonedJobEvents": abandoned.dead_letters, "ImageQueue": image_queue.dead_letters},
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "ImagesBucket", value=images.bucket.bucket_name)
+        CfnOutput(self, "ImageQueueUrl", value=image_queue.queue.queue_url)
+        CfnOutput(self, "ImageDeadLetterQueueUrl", value=image_queue.dead_letters.queue_url)
         CfnOutput(self, "OpenAIApiKeySecret", value=secrets.openai_api_key.secret_name)
         CfnOutput(self, "FirebaseServiceAccountSecret", value=secrets.firebase_service_account.secret_name)
         CfnOutput(self, "WebhookSigningSecret", value=secrets.webhook_signing.secret_name)

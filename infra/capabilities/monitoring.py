@@ -1,5 +1,6 @@
-"""Alarms on what needs a person (failed executions, Lambda errors and throttles, API 5xx),
-sent to an SNS topic (and an e-mail address when configured), and one dashboard."""
+"""Alarms on what needs a person (failed executions, Lambda errors and throttles, API 5xx, an
+image queue that does not drain, dead letters), sent to an SNS topic (and an e-mail address when
+configured), and one dashboard."""
 
 from __future__ import annotations
 
@@ -18,9 +19,17 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import image_queue as image_queue_settings
+
 FIVE_MINUTES = Duration.minutes(5)
-# These raise to Step Functions on rate limits and unreachable receivers, and it retries.
-RETRIED_BY_DESIGN = frozenset({"GenerateSlideImage", "DeliverWebhook"})
+# This one raises to Step Functions when a receiver is unreachable, and it retries.
+# GenerateSlideImage is not here any more: it answers every failure of an image (a rate limit,
+# an outage) to the slide's waiting task by name, and the workflow retries those. The worker
+# itself fails only when it cannot answer (Step Functions refuses or is unreachable, a malformed
+# message, a timeout or a failed init): SQS gives the message back, but only after the
+# visibility timeout, and one that keeps failing is dead-lettered and leaves its slide waiting
+# until the task times out. Not a normal event, so the first one alarms.
+RETRIED_BY_DESIGN = frozenset({"DeliverWebhook"})
 
 
 class Monitoring(Construct):
@@ -30,7 +39,8 @@ class Monitoring(Construct):
         id: str,
         *,
         functions: Mapping[str, lambda_.Function],
-        throttled_function: lambda_.Function,
+        image_worker: lambda_.Function,
+        image_queue: sqs.IQueue,
         state_machines: Mapping[str, sfn.StateMachine],
         api: apigw.RestApi,
         dead_letter_queues: Mapping[str, sqs.IQueue],
@@ -57,24 +67,48 @@ class Monitoring(Construct):
                 self._alarm(f"{name}ErrorsSustained", function.metric_errors(period=FIVE_MINUTES), 10, 3)
             else:
                 self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1)
-        # The image function's reserved concurrency throttles by design (Step Functions retries);
-        # throttling that lasts means the cap is too low for the load.
+        # The image queue's event source never runs more workers than its maximum concurrency, so
+        # the worker is throttled only when it may use less than that: its reserved concurrency
+        # was set below the event source's maximum (by hand), or, unreserved, the account's
+        # concurrency is used up by other functions. A throttled message goes back to the queue
+        # and is retried, so a burst is harmless; throttling that lasts means slides wait longer
+        # than the cap promises, and messages received too often are dead-lettered.
         self._alarm(
             "ImageThrottlesSustained",
-            throttled_function.metric_throttles(period=FIVE_MINUTES),
+            image_worker.metric_throttles(period=FIVE_MINUTES),
             10,
             evaluation_periods=3,
         )
         for name, function in functions.items():
-            if function is not throttled_function:
+            if function is not image_worker:
                 self._alarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES), 1)
         self._alarm("Api5xx", api.metric_server_error(period=FIVE_MINUTES), 1)
-        # A message there is an event nothing could handle: a job may read open until a person looks.
+        # Slides wait in the image queue for capacity; an oldest message this old means the
+        # queue grows faster than the capacity drains it (or the worker keeps failing on one).
+        self._alarm(
+            "ImageQueueOldestMessage",
+            image_queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+            image_queue_settings.OLDEST_MESSAGE_ALARM_SECONDS,
+        )
+        # A message there is work nothing could do: an abandoned-job event (a job may read open
+        # until a person looks), or a slide whose task waits for an answer that will not come.
         for name, queue in dead_letter_queues.items():
             self._alarm(
                 f"{name}DeadLetters", queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES), 1
             )
 
+        waiting = image_queue.metric_approximate_number_of_messages_visible(
+            period=FIVE_MINUTES, statistic="Maximum", label="waiting"
+        )
+        in_flight = image_queue.metric_approximate_number_of_messages_not_visible(
+            period=FIVE_MINUTES, statistic="Maximum", label="in flight"
+        )
+        depth = cloudwatch.MathExpression(
+            expression="waiting + inFlight",
+            using_metrics={"waiting": waiting, "inFlight": in_flight},
+            label="depth",
+            period=FIVE_MINUTES,
+        )
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -102,9 +136,23 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Image function: duration and throttles",
-                left=[throttled_function.metric_duration(period=FIVE_MINUTES, statistic="p90")],
-                right=[throttled_function.metric_throttles(period=FIVE_MINUTES)],
+                title="Image worker: duration and throttles",
+                # The median is the image latency that sizes imageConcurrency (docs/deploy.md).
+                left=[
+                    image_worker.metric_duration(period=FIVE_MINUTES, statistic=statistic)
+                    for statistic in ("p50", "p90")
+                ],
+                right=[image_worker.metric_throttles(period=FIVE_MINUTES)],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Image queue: slides waiting and in flight, oldest message",
+                left=[waiting, in_flight, depth],
+                right=[
+                    image_queue.metric_approximate_age_of_oldest_message(
+                        period=FIVE_MINUTES, statistic="Maximum", label="oldest message (s)"
+                    )
+                ],
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),

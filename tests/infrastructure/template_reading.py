@@ -61,3 +61,29 @@ def state_machine(template: Any, name_suffix: str) -> dict[str, Any]:
         if re.search(f"{name_suffix}$", resource["Properties"]["StateMachineName"]):
             return resource
     raise AssertionError(f"no state machine named *{name_suffix}")
+
+
+def state_machine_statements(template: Any, name_suffix: str) -> list[dict[str, Any]]:
+    """Every statement of the state machine's role's policies."""
+    role = state_machine(template, name_suffix)["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    found = statement["Action"]
+    return {found} if isinstance(found, str) else set(found)
+
+
+def image_queue(template: Any) -> tuple[str, dict[str, Any]]:
+    """The queue the image workflow sends its slides to: (logical id, resource)."""
+    (found,) = [
+        (logical_id, resource)
+        for logical_id, resource in resources(template, "AWS::SQS::Queue").items()
+        if str(resource["Properties"].get("QueueName", "")).endswith("-image-queue")
+    ]
+    return found

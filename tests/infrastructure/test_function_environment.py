@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from infra.config import StackConfig
+from infra.function_catalogue import function_specs
 from tests.handler_imports import cold_import
+from tests.infrastructure.conftest import TEST_CONFIG
 from tests.infrastructure.template_reading import function
 
 # Template values that are references (ARNs, names) resolve at deploy time; any text will do here.
@@ -19,21 +22,14 @@ def deployed_environment(template: Any, name: str) -> dict[str, str]:
     return {key: value if isinstance(value, str) else DEPLOY_TIME for key, value in variables.items()}
 
 
-@pytest.mark.parametrize(
-    ("name", "module"),
-    [
-        ("Authorizer", "authorizer"),
-        ("StartGeneration", "start_generation"),
-        ("JobStatus", "job_status"),
-        ("JobControl", "job_control"),
-        ("GenerateSlideImage", "generate_slide_image"),
-        ("RecordSlideFailure", "record_slide_failure"),
-        ("FinalizeJob", "finalize_job"),
-        ("MarkJobFailed", "mark_job_failed"),
-        ("DeliverWebhook", "deliver_webhook"),
-        ("RecordWebhookFailure", "record_webhook_failure"),
-    ],
-)
+# Every function of the catalogue, by the module of its handler.
+HANDLER_MODULES = {
+    name: spec.handler.partition(":")[0].removeprefix("storyimages.handlers.")
+    for name, spec in function_specs(StackConfig.model_validate(TEST_CONFIG)).items()
+}
+
+
+@pytest.mark.parametrize(("name", "module"), sorted(HANDLER_MODULES.items()))
 def test_given_the_deployed_environment_when_the_handler_cold_starts_then_its_settings_load(
     template, name: str, module: str
 ) -> None:

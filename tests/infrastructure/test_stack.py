@@ -19,6 +19,15 @@ from tests.infrastructure.template_reading import (
 LOGS_AND_TRACES = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 READ_SECRET = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 READ_IMAGES = {"s3:GetObject", "s3:ListBucket"}
+# What the image queue's event source polls with (it uses the function's role).
+CONSUME_QUEUE = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+ANSWER_TASKS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 
 
 def test_every_route_is_behind_the_firebase_token_authorizer(template) -> None:
@@ -93,10 +102,19 @@ def test_the_image_state_machine_is_the_asl_with_its_map_wait_retry_and_catch(te
     assert slides["MaxConcurrencyPath"] == "$.maxConcurrency"
     inner = slides["ItemProcessor"]["States"]
     assert inner["Pause for rate limit"]["SecondsPath"] == "$.delaySeconds"
-    retry = inner["Generate slide image"]["Retry"]
-    assert {"ImageRateLimited", "Lambda.TooManyRequestsException"} <= {e for r in retry for e in r["ErrorEquals"]}
-    assert all(r["JitterStrategy"] == "FULL" and r["BackoffRate"] == 2 for r in retry)
-    assert inner["Generate slide image"]["Catch"][0]["Next"] == "Record slide failure"
+    assert inner["Pause for rate limit"]["Next"] == "Queue slide image"
+    queue_slide, generate = inner["Queue slide image"], inner["Generate slide image"]
+    assert queue_slide["Parameters"]["FunctionName"] == "${QueueSlideImageFunctionArn}"
+    assert "Lambda.TooManyRequestsException" in {e for r in queue_slide["Retry"] for e in r["ErrorEquals"]}
+    assert queue_slide["Next"] == "Generate slide image"
+    assert generate["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    assert generate["Parameters"]["QueueUrl"] == "${ImageQueueUrl}"
+    assert generate["Parameters"]["MessageBody"]["taskToken.$"] == "$$.Task.Token"
+    retry = generate["Retry"]
+    assert {"ImageRateLimited", "ImageServiceUnavailable"} <= {e for r in retry for e in r["ErrorEquals"]}
+    for task in (queue_slide, generate):
+        assert all(r["JitterStrategy"] == "FULL" and r["BackoffRate"] == 2 for r in task["Retry"])
+        assert task["Catch"][0]["Next"] == "Record slide failure"
     assert asl["States"]["Generate remaining slides"]["Catch"][0]["Next"] == "Mark job failed"
     properties = machine["Properties"]
     assert properties["StateMachineType"] == "STANDARD"
@@ -112,10 +130,10 @@ def test_the_configured_concurrency_and_delay_reach_the_functions_that_start_run
         assert "AUTH_LOCAL_CERTS_URL" not in environment and "WEBHOOK_ALLOW_LOOPBACK" not in environment
 
 
-def test_the_image_function_has_minutes_to_answer_and_a_global_concurrency_cap(template) -> None:
+def test_the_image_worker_has_minutes_to_answer_and_reserves_the_global_concurrency_cap(template) -> None:
     properties = function(template, "GenerateSlideImage")[1]["Properties"]
 
-    assert (properties["Timeout"], properties["ReservedConcurrentExecutions"]) == (420, 7)
+    assert (properties["Timeout"], properties["ReservedConcurrentExecutions"]) == (420, TEST_CONFIG["imageConcurrency"])
     assert properties["Environment"]["Variables"]["OPENAI_TIMEOUT_SECONDS"] == "390"
     assert properties["Runtime"] == "python3.12"
 
@@ -135,7 +153,9 @@ def test_api_functions_answer_within_api_gateways_29_seconds(template) -> None:
             "JobControl",
             READ_SECRET | READ_IMAGES | {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"},
         ),
-        ("GenerateSlideImage", READ_SECRET | READ_IMAGES | {"s3:PutObject"}),
+        # It takes slides from the image queue and answers the tasks waiting on them.
+        ("GenerateSlideImage", READ_SECRET | READ_IMAGES | {"s3:PutObject"} | CONSUME_QUEUE | ANSWER_TASKS),
+        ("QueueSlideImage", READ_SECRET),
         # Ending a job, or recording a slide's failure, first looks for images already stored.
         ("RecordSlideFailure", READ_SECRET | READ_IMAGES),
         ("FinalizeJob", READ_SECRET | READ_IMAGES | {"states:StartExecution"}),
@@ -203,7 +223,7 @@ def test_the_image_bucket_is_private_encrypted_ssl_only_and_expires_images(templ
 def test_every_log_group_keeps_logs_for_the_configured_time(template) -> None:
     groups = resources(template, "AWS::Logs::LogGroup")
 
-    assert len(groups) >= 10 + 2 + 1  # functions, state machines, API access logs
+    assert len(groups) >= 12 + 2 + 1  # functions, state machines, API access logs
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {14}
 
 
@@ -217,7 +237,7 @@ def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
         ("AWS/Lambda", "Throttles"),
         ("AWS/ApiGateway", "5XXError"),
     } <= watched
-    assert sum(a["MetricName"] == "Errors" for a in alarms) == 11
+    assert sum(a["MetricName"] == "Errors" for a in alarms) == len(resources(template, "AWS::Lambda::Function"))
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched  # the abandoned-job events' dead letters
     assert all(a["AlarmActions"] for a in alarms)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
@@ -228,7 +248,9 @@ def test_retried_errors_alarm_only_when_they_last_and_the_others_at_once(templat
     errors = {(a["Threshold"], a["EvaluationPeriods"]) for a in alarms if a["MetricName"] == "Errors"}
 
     assert errors == {(1, 1), (10, 3)}
-    assert sum(a["MetricName"] == "Errors" and a["Threshold"] == 10 for a in alarms) == 2
+    # Only the webhook function raises on purpose; the image worker answers failures to the task.
+    (sustained,) = [a for a in alarms if a["MetricName"] == "Errors" and a["Threshold"] == 10]
+    assert sustained["Dimensions"][0]["Value"]["Ref"] == function(template, "DeliverWebhook")[0]
 
 
 def test_cloudwatch_may_publish_to_the_encrypted_alarm_topic(template) -> None:
