@@ -34,9 +34,11 @@ class StackConfig(BaseModel):
     image_quality: str = Field(default=defaults.IMAGE_QUALITY, alias="imageQuality", pattern=r"^[a-z]{1,20}$")
     max_slides: int = Field(default=defaults.MAX_SLIDES, alias="maxSlides", ge=1, le=defaults.SLIDES_LIMIT)
     cors_allowed_origins: tuple[str, ...] = Field(default=(), alias="corsAllowedOrigins")
-    # A global cap on images in flight across all stories (reserved concurrency); null for
-    # none, on accounts whose concurrency limit is too small to reserve from (docs/deploy.md).
-    image_concurrency: int | None = Field(default=5, alias="imageConcurrency", ge=1, le=1000)
+    # The cap on images in flight across all stories: the image queue's maximum concurrency
+    # (2-1000, Lambda's bounds), sized from the OpenAI tier (docs/deploy.md). Reserved for the
+    # image function too, unless the account's concurrency is too small to reserve from.
+    image_concurrency: int = Field(default=5, alias="imageConcurrency", ge=2, le=1000)
+    reserve_image_concurrency: bool = Field(default=True, alias="reserveImageConcurrency")
     image_timeout_seconds: int = Field(
         default=defaults.IMAGE_TIMEOUT_SECONDS, alias="imageTimeoutSeconds", ge=60, le=900
     )

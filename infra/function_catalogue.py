@@ -24,6 +24,8 @@ AUTHORIZER_TIMEOUT_SECONDS = 10
 TASK_TIMEOUT_SECONDS = 60
 # Ends a job whose execution ended without ending it; EventBridge invokes it on that event.
 END_ABANDONED_JOB_HANDLER = "storyimages.handlers.end_abandoned_job:handler"
+# Generates queued slides' images; the image queue's event source invokes it.
+GENERATE_SLIDE_IMAGE_HANDLER = "storyimages.handlers.generate_slide_image:handler"
 
 
 class Reference(StrEnum):
@@ -106,7 +108,7 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
         FunctionSpec("JobControl", routes["JobControl"], api | generation | workflows | bucket, API_TIMEOUT_SECONDS),
         FunctionSpec(
             "GenerateSlideImage",
-            tasks["GenerateSlideImage"],
+            GENERATE_SLIDE_IMAGE_HANDLER,
             firestore
             | bucket
             | {
@@ -114,8 +116,11 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
                 "OPENAI_TIMEOUT_SECONDS": str(defaults.openai_timeout_seconds(config.image_timeout_seconds)),
             },
             config.image_timeout_seconds,
-            reserved_concurrency=config.image_concurrency,
+            # The queue's event source caps it at the same figure; reserving it also keeps any
+            # other caller from going past it, and keeps the capacity for it.
+            reserved_concurrency=config.image_concurrency if config.reserve_image_concurrency else None,
         ),
+        FunctionSpec("QueueSlideImage", tasks["QueueSlideImage"], firestore, TASK_TIMEOUT_SECONDS),
         FunctionSpec("RecordSlideFailure", tasks["RecordSlideFailure"], firestore | bucket, TASK_TIMEOUT_SECONDS),
         FunctionSpec("FinalizeJob", tasks["FinalizeJob"], firestore | bucket | notifier, TASK_TIMEOUT_SECONDS),
         FunctionSpec("MarkJobFailed", tasks["MarkJobFailed"], firestore | bucket | notifier, TASK_TIMEOUT_SECONDS),

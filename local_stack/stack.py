@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra import image_queue
 from infra.config import CONTEXT_KEY, StackConfig
 from infra.function_catalogue import Reference, function_name, function_specs
 from local_stack.aws import MotoAws, MotoLambdaBridge
@@ -36,6 +37,7 @@ from local_stack.identity import DevIdentities
 from local_stack.images_server import start_images_server
 from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime, LocalFunction
 from local_stack.seed import EXAMPLES_DIR, example_stories, seed_stories
+from local_stack.sqs_poller import SqsEventSource
 from statemachine import definition
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -45,6 +47,8 @@ WEBHOOK_SECRET = "storyimages/webhook-signing-secret"
 FIREBASE_SECRET = "storyimages/firebase-service-account"
 PROJECT_ID = "demo-storyimages"
 LOCAL_OPENAI_KEY = "sk-local-images-server"
+IMAGE_QUEUE = "storyimages-local-images"
+IMAGE_DEAD_LETTER_QUEUE = "storyimages-local-images-dead-letters"
 
 # What the local stack sets in a function's environment beyond the template's: where its peers
 # listen, the credentials they take, and local mode (which unlocks the development tokens and
@@ -171,6 +175,8 @@ class LocalStack:
         )
         self.images: Any = None
         self.events: ExecutionEventBus | None = None
+        self.image_source: SqsEventSource | None = None
+        self.image_queue_url = self.image_dead_letters_url = ""
         self.firestore_proxies: dict[str, FirestoreProxy] = {}
         self.gateway: BackgroundServer | None = None
         self.resources: dict[Reference, str] = {}
@@ -225,7 +231,21 @@ class LocalStack:
         webhook_key = self.aws.create_secret(WEBHOOK_SECRET, self.webhook_secret)
         # Never read: with FIRESTORE_EMULATOR_HOST the functions connect anonymously.
         firebase_account = self.aws.create_secret(FIREBASE_SECRET, json.dumps({"type": "service_account"}))
-        machines = self.aws.create_state_machines(self.config.retries)
+        image_timeout = function_specs(self.config.deployment)["GenerateSlideImage"].timeout_seconds
+        dead_letters_url, dead_letters_arn = self.aws.create_queue(
+            IMAGE_DEAD_LETTER_QUEUE,
+            visibility_timeout_seconds=30,
+            retention_seconds=image_queue.DEAD_LETTER_RETENTION_SECONDS,
+        )
+        queue_url, queue_arn = self.aws.create_queue(
+            IMAGE_QUEUE,
+            visibility_timeout_seconds=image_queue.visibility_timeout_seconds(image_timeout),
+            retention_seconds=image_queue.RETENTION_SECONDS,
+            dead_letters=dead_letters_arn,
+            max_receive_count=image_queue.MAX_RECEIVE_COUNT,
+        )
+        self.image_queue_url, self.image_dead_letters_url = queue_url, dead_letters_url
+        machines = self.aws.create_state_machines(self.config.retries, image_queue_url=queue_url)
         self.resources = {
             Reference.FIREBASE_SERVICE_ACCOUNT: firebase_account,
             Reference.OPENAI_API_KEY: openai_key,
@@ -246,6 +266,18 @@ class LocalStack:
             region=REGION,
             retry_delays=self.config.event_retry_delays,
         ).start()
+        # Lambda's event source mapping: the image queue's messages to the image function, at
+        # most the configured image concurrency at once.
+        self.image_source = SqsEventSource(
+            lambda: self.aws.client("sqs"),
+            self.lambdas,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            function_name=function_name("GenerateSlideImage"),
+            batch_size=image_queue.BATCH_SIZE,
+            maximum_concurrency=self.config.deployment.image_concurrency,
+            region=REGION,
+        ).start()
         if self.config.examples_dir is not None:
             self.story_ids = seed_stories(self.db, example_stories(self.config.examples_dir))
         self.gateway.start()
@@ -256,7 +288,12 @@ class LocalStack:
         for spec in function_specs(self.config.deployment).values():
             name = function_name(spec.name)
             functions[name] = LocalFunction(
-                name, spec.handler, self.environment(spec.name), spec.timeout_seconds, spec.memory_mb
+                name,
+                spec.handler,
+                self.environment(spec.name),
+                spec.timeout_seconds,
+                spec.memory_mb,
+                reserved_concurrency=spec.reserved_concurrency,
             )
         return functions
 
@@ -327,6 +364,9 @@ class LocalStack:
         if self.events is not None:
             self.events.stop()
             self.events = None
+        if self.image_source is not None:
+            self.image_source.stop()
+            self.image_source = None
         if self.aws.port:
             self.aws.stop()  # first: executions still running stop calling the functions
         self.lambdas.stop()

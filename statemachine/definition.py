@@ -21,7 +21,7 @@ STATE_MACHINES = (IMAGE_GENERATION, WEBHOOK_DELIVERY)
 
 # Each function placeholder and the handler behind it: CDK and the local engine wire from this.
 TASK_FUNCTIONS: Mapping[str, str] = {
-    "GenerateSlideImageFunctionArn": "storyimages.handlers.generate_slide_image:handler",
+    "QueueSlideImageFunctionArn": "storyimages.handlers.queue_slide_image:handler",
     "RecordSlideFailureFunctionArn": "storyimages.handlers.record_slide_failure:handler",
     "FinalizeJobFunctionArn": "storyimages.handlers.finalize_job:handler",
     "MarkJobFailedFunctionArn": "storyimages.handlers.mark_job_failed:handler",
@@ -29,7 +29,11 @@ TASK_FUNCTIONS: Mapping[str, str] = {
     "RecordWebhookFailureFunctionArn": "storyimages.handlers.record_webhook_failure:handler",
 }
 
-# Production defaults, the retry budget README documents. OpenAI's rate limits reset within a
+# The image queue's URL (CDK fills it with the queue's, the local stack with its moto queue's):
+# every story's slides wait there for the image capacity they share.
+IMAGE_QUEUE_URL = "ImageQueueUrl"
+
+# Production defaults (retries and timeouts), the budget README documents. OpenAI's rate limits reset within a
 # minute. A transient image or Lambda fault gets 6 more tries over up to ~3 minutes: at 30%
 # independent faults, 0.3^7 = 0.02% of slides outlast it. A job-store outage gets 8 more tries,
 # each attempt itself waiting out the store's deadline (FIRESTORE_TASK_DEADLINE_SECONDS): an
@@ -47,6 +51,10 @@ RETRY_DEFAULTS: Mapping[str, int] = {
     "StoreRetryMaxDelaySeconds": 60,
     "WebhookRetryIntervalSeconds": 30,
     "WebhookRetryMaxAttempts": 8,
+    # How long a slide may wait in the image queue and be worked on before its task gives up
+    # (a token no worker will ever answer: its message was lost or dead-lettered). A day: far
+    # past any real backlog, and shorter than the queue keeps a message (infra/image_queue.py).
+    "ImageQueueTimeoutSeconds": 86400,
 }
 
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")

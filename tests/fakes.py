@@ -8,7 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storyimages.domain.errors import ClaimConflict, ImageGenerationError, WebhookDeliveryFailed, WorkflowStartFailed
+from storyimages.domain.errors import (
+    ClaimConflict,
+    ImageGenerationError,
+    TaskGone,
+    WebhookDeliveryFailed,
+    WorkflowStartFailed,
+)
 from storyimages.domain.idempotency import IdempotencyRecord
 from storyimages.domain.jobs import (
     EndedBy,
@@ -101,6 +107,10 @@ class FakeJobStore:
         slide_id = f"{job_id}-slide-{number}"
         self.slide_jobs[slide_id] = replace(self.slide_jobs[slide_id], status=changes["status"])
         self.commits.append((operation, job_id))
+
+    def mark_slide_queued(self, job_id: str, slide_number: int, at: datetime) -> None:
+        self._update_slide(job_id, slide_number, "queued", status=SlideStatus.QUEUED, queued_at=at)
+        self.jobs[job_id] = replace(self.jobs[job_id], updated_at=at)
 
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._update_slide(job_id, slide_number, "generating", status=SlideStatus.GENERATING, started_at=at)
@@ -232,6 +242,31 @@ class FakeWorkflow:
         if name not in self.started:
             return ExecutionState.MISSING
         return ExecutionState.ENDED if name in self.ended else ExecutionState.RUNNING
+
+
+@dataclass
+class FakeTaskReports:
+    """The workflow's waiting tasks by token: what each was answered; `gone` tokens no task
+    waits on any more; `unavailable` makes answers fail as a Step Functions outage would."""
+
+    answers: dict[str, tuple[str, Any]] = field(
+        default_factory=dict
+    )  # token -> ("success", output) | ("failure", (error, cause))
+    gone: set[str] = field(default_factory=set)
+    unavailable: bool = False
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None:
+        self._answer(token, ("success", dict(output)))
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self._answer(token, ("failure", (error, cause)))
+
+    def _answer(self, token: str, answer: tuple[str, Any]) -> None:
+        if self.unavailable:
+            raise ConnectionError("Step Functions is unreachable")
+        if token in self.gone or token in self.answers:
+            raise TaskGone(f"no task waits on {token}")
+        self.answers[token] = answer
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from storyimages.domain.identity import Caller
+from storyimages.domain.image_queue import ImageWork, WorkDone, work_on_image
 from storyimages.domain.job_completion import end_abandoned_run, finalize_job, mark_job_failed
 from storyimages.domain.job_control import cancel_job, retry_failed_slides
 from storyimages.domain.jobs import JobError, JobStatus, MasterJob, RunEnding, Summary
-from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, record_slide_failure
+from storyimages.domain.slide_generation import SlideOutcome, generate_slide_image, queue_slide, record_slide_failure
 from storyimages.domain.start_generation import GenerationConfig, StartCommand, StartOptions, start_generation
 from tests.fakes import (
     FakeImageGenerator,
@@ -15,6 +16,7 @@ from tests.fakes import (
     FakeNotifier,
     FakeResolver,
     FakeStories,
+    FakeTaskReports,
     FakeWorkflow,
     FixedClock,
 )
@@ -42,6 +44,8 @@ class World:
         self.workflow = FakeWorkflow()
         self.notifier = FakeNotifier()
         self.resolver = FakeResolver()
+        self.tasks = FakeTaskReports()
+        self.holds: list[float] = []  # what the image worker held its answer for
         self.stories = FakeStories({"fox": story_document(slides)})
         started = start_generation(
             StartCommand("fox", use_character_consistency=consistency, options=StartOptions(webhook_url=webhook_url)),
@@ -61,6 +65,22 @@ class World:
     def generate(self, slide: int) -> SlideOutcome:
         return generate_slide_image(
             self.job_id, slide, jobs=self.jobs, images=self.images, storage=self.storage, clock=self.clock
+        )
+
+    def queue(self, slide: int) -> SlideOutcome:
+        return queue_slide(self.job_id, slide, jobs=self.jobs, clock=self.clock)
+
+    def work(self, slide: int, token: str = "token-1", run: int | None = 0) -> WorkDone:  # noqa: S107 (a task token)
+        """The image worker taking the slide's message from the image queue."""
+        return work_on_image(
+            ImageWork(self.job_id, slide, run, token),
+            jobs=self.jobs,
+            images=self.images,
+            storage=self.storage,
+            clock=self.clock,
+            tasks=self.tasks,
+            hold=self.holds.append,
+            longest_hold_seconds=60,
         )
 
     def fail(self, slide: int, code: str = "IMAGE_REJECTED") -> SlideOutcome:

@@ -34,6 +34,10 @@ SLIDES_LIMIT = 497
 FIRESTORE_API_DEADLINE_SECONDS = 5
 FIRESTORE_TASK_DEADLINE_SECONDS = 10
 
+# The longest an image worker honours a rate limit's Retry-After before answering its task
+# (holding its slot): well within the image function's timeout, as a 429 comes at once.
+RATE_LIMIT_HOLD_SECONDS = 60
+
 # The image function's timeout.
 IMAGE_TIMEOUT_SECONDS = 300
 IMAGE_STORE_SECONDS = 30

@@ -4,6 +4,7 @@ emulator, moto S3 and the local Images API server."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -15,6 +16,7 @@ from local_stack.stack import BUCKET
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsWorkflow
 from storyimages.domain.jobs import JobStatus, SlideStatus
+from tests.waiting import wait_until
 from tests.workflow_runs import create_job_only, run_job, start_job, start_raw_execution, wait_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -191,38 +193,56 @@ def test_given_the_workflow_breaks_when_it_runs_then_the_job_is_failed_and_made_
     assert list(stored_images(stack, job_id)) == [f"images/{story}/{job_id}/slide-1.png"]
 
 
-def test_given_the_happy_path_when_measured_then_each_slide_costs_at_most_two_commits(stack, new_story, images) -> None:
+def test_given_the_happy_path_when_measured_then_each_slide_costs_three_commits(stack, new_story, images) -> None:
     story = new_story(4)
 
     with FirestoreMeter(stack.firestore) as meter:
         run = run_job(stack, story)
 
     per_job = meter.commits_touching(f"imageJobs/{run.job_id}")
-    # create (1) + 2 per slide + finalize (1)
-    assert len(per_job) == 1 + 2 * 4 + 1
+    # create (1) + 3 per slide (queued, generating, completed) + finalize (1)
+    assert len(per_job) == 1 + 3 * 4 + 1
 
 
-def test_given_a_finished_job_when_its_slide_task_runs_again_then_nothing_is_paid_for_or_written(
+def test_given_a_finished_job_when_its_slide_comes_through_the_queue_again_then_nothing_is_paid_for_or_written(
     stack, new_story, images
 ) -> None:
-    # Given a completed job (as after a Step Functions retry whose first attempt did succeed)
+    # Given a completed job (as after a message delivered twice, or sent again by a retry whose
+    # first attempt did succeed)
     story = new_story(2)
     run = run_job(stack, story)
     before = stored_images(stack, run.job_id)
     images.reset()
+    worker = function_name("GenerateSlideImage")
+    invocations = len([i for i in stack.lambdas.invocations if i.function_name == worker])
 
-    # When the real generate task runs again for slide 2
+    # When slide 2 comes through the image queue again, its task long gone
     with FirestoreMeter(stack.firestore) as meter:
-        payload, error, _ = stack.lambdas.invoke(
-            function_name("GenerateSlideImage"), {"masterJobId": run.job_id, "slideNumber": 2}
+        stack.aws.client("sqs").send_message(
+            QueueUrl=stack.image_queue_url,
+            MessageBody=json.dumps({"masterJobId": run.job_id, "slideNumber": 2, "run": 0, "taskToken": "gone"}),
         )
+        wait_until(
+            lambda: len([i for i in stack.lambdas.invocations if i.function_name == worker]) > invocations,
+            "the worker takes the message",
+        )
+        (invocation,) = [i for i in stack.lambdas.invocations if i.function_name == worker][invocations:]
 
-    # Then it answers as before without calling the image service or writing anything
-    assert error is None
-    assert payload["status"] == "completed"
+    # Then the worker took it (and dropped it) without calling the image service or writing anything
+    assert invocation.error_type is None
+    assert invocation.event["Records"][0]["body"].endswith('"taskToken": "gone"}')
     assert images.requests() == []
     assert meter.commits == []
     assert stored_images(stack, run.job_id) == before
+    wait_until(lambda: queue_depth(stack) == 0, "the message is deleted")  # it does not come back
+
+
+def queue_depth(stack) -> int:
+    attributes = stack.aws.client("sqs").get_queue_attributes(
+        QueueUrl=stack.image_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def job_when(stack, job_id: str, condition, timeout: float = 20.0):

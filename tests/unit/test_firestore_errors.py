@@ -65,7 +65,7 @@ def _tasks(states: dict) -> dict:
 def test_given_the_image_workflow_then_every_task_retries_an_unavailable_store_and_the_last_resort_is_caught() -> None:
     states = json.loads(definition.render())["States"]
     tasks = _tasks(states)
-    assert len(tasks) == 6
+    assert len(tasks) == 8
     for name, state in tasks.items():
         retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
         assert "StoreUnavailable" in retried, name

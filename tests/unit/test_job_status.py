@@ -13,6 +13,8 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
     for n in (1, 2, 3):
         world.generate(n)
     world.jobs.mark_slide_generating(world.job_id, 4, world.clock.now())
+    queued_at = world.clock.now()
+    world.jobs.mark_slide_queued(world.job_id, 5, queued_at)
 
     body = JobStatusResponse.of(
         get_job_status(world.job_id, Caller("user-1"), jobs=world.jobs, storage=world.storage)
@@ -34,6 +36,7 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
         "updatedAt": None,
         "finishedAt": None,
         "run": 0,
+        "queuedSince": queued_at.isoformat().replace("+00:00", "Z"),
         "error": None,
         "webhook": None,
     }
@@ -43,9 +46,10 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
         "errors": 0,
         "skipped": 0,
         "inProgress": 2,
+        "queued": 1,
         "overallProgress": 60,
     }
-    first, fourth = data["slideJobs"][0], data["slideJobs"][3]
+    first, fourth, fifth = data["slideJobs"][0], data["slideJobs"][3], data["slideJobs"][4]
     assert first == {
         "jobId": f"{world.job_id}-slide-1",
         "slideNumber": 1,
@@ -60,6 +64,7 @@ def test_given_a_job_in_progress_when_polled_then_the_seed_response_shape_is_fil
         "error": None,
     }
     assert (fourth["status"], fourth["progress"], fourth["result"]) == ("generating", 50, None)
+    assert (fifth["status"], fifth["progress"], fifth["result"]) == ("queued", 0, None)
 
 
 def test_given_a_failed_slide_when_polled_then_its_error_is_shown(config) -> None:

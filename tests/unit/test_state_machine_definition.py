@@ -36,8 +36,9 @@ def test_given_arns_when_rendered_then_every_placeholder_is_filled(name: str) ->
     arns = {
         placeholder: f"arn:aws:lambda:us-east-1:1:function:{placeholder}" for placeholder in definition.TASK_FUNCTIONS
     }
+    queue = "https://sqs.us-east-1.amazonaws.com/1/images"
 
-    text = definition.render(name, text=arns)
+    text = definition.render(name, text=arns | {definition.IMAGE_QUEUE_URL: queue})
 
     assert "${" not in text
     functions = {
@@ -46,10 +47,17 @@ def test_given_arns_when_rendered_then_every_placeholder_is_filled(name: str) ->
         if s["Type"] == "Task" and "FunctionName" in s.get("Parameters", {})
     }
     assert functions == {arns[p] for p in definition.text_placeholders(name) if p in definition.TASK_FUNCTIONS}
+    queues = {
+        s["Parameters"]["QueueUrl"]
+        for s in states_of(json.loads(text)).values()
+        if "QueueUrl" in s.get("Parameters", {})
+    }
+    assert queues == ({queue} if name == definition.IMAGE_GENERATION else set())
 
 
 def test_given_no_arns_when_rendered_then_function_placeholders_stay_for_cdk() -> None:
-    assert "${GenerateSlideImageFunctionArn}" in definition.render()
+    assert "${QueueSlideImageFunctionArn}" in definition.render()
+    assert "${ImageQueueUrl}" in definition.render()
     assert "${DeliverWebhookFunctionArn}" in definition.render(definition.WEBHOOK_DELIVERY)
 
 
@@ -69,9 +77,30 @@ def test_the_map_walks_remaining_slides_with_configured_concurrency_and_pauses_b
     assert inner["States"]["Pause for rate limit"] == {
         "Type": "Wait",
         "SecondsPath": "$.delaySeconds",
-        "Next": "Generate slide image",
+        "Next": "Queue slide image",
     }
-    assert inner["States"]["Generate slide image"]["Catch"][0]["Next"] == "Record slide failure"
+    assert inner["States"]["Queue slide image"]["Next"] == "Generate slide image"
+    for name in ("Queue slide image", "Generate slide image"):
+        assert inner["States"][name]["Catch"][0]["Next"] == "Record slide failure"
+
+
+def test_every_image_waits_in_the_shared_queue_and_answers_through_its_task_token() -> None:
+    states = states_of(rendered(ImageQueueTimeoutSeconds=600))
+
+    for name, slide in (("Generate first slide image", "$.firstSlide"), ("Generate slide image", "$.slideNumber")):
+        state = states[name]
+        assert state["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+        assert state["Parameters"]["MessageBody"] == {
+            "masterJobId.$": "$.masterJobId",
+            "slideNumber.$": slide,
+            "run.$": "$.run",
+            "taskToken.$": "$$.Task.Token",
+        }
+        # A token nothing will answer (its message lost) ends the wait instead of holding the story.
+        assert state["TimeoutSeconds"] == 600
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        assert {"ImageRateLimited", "ImageServiceUnavailable", "StoreUnavailable", "SQS.SdkClientException"} <= retried
+    assert states["Queue first slide image"]["Next"] == "Generate first slide image"
 
 
 def test_every_slide_task_result_is_kept_out_of_the_state_so_payloads_carry_ids_only() -> None:

@@ -169,6 +169,10 @@ class FirestoreJobStore:
         self._db.collection(self._idempotency).document(key_id).delete(**self._call)
 
     @translated
+    def mark_slide_queued(self, job_id: str, slide_number: int, at: datetime) -> None:
+        self._commit_slide(job_id, slide_number, at, {"status": SlideStatus.QUEUED.value, "queuedAt": at})
+
+    @translated
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(
             job_id,
@@ -251,7 +255,13 @@ class FirestoreJobStore:
             "webhook": None,
             "updatedAt": at,
         }
-        fields = {"status": SlideStatus.PENDING.value, "error": None, "startedAt": None, "completedAt": None}
+        fields = {
+            "status": SlideStatus.PENDING.value,
+            "error": None,
+            "queuedAt": None,
+            "startedAt": None,
+            "completedAt": None,
+        }
         for number in slides:
             master_update |= _slide_paths(number, fields)
             batch.update(self._slide_ref(job.job_id, number), fields | _slide_progress(fields) | {"updatedAt": at})
@@ -405,6 +415,7 @@ def master_document(job: MasterJob) -> dict[str, Any]:
                 "status": s.status.value,
                 "imageKey": s.image_key,
                 "error": error_document(s.error) if s.error else None,
+                "queuedAt": s.queued_at,
                 "startedAt": s.started_at,
                 "completedAt": s.completed_at,
             }
@@ -422,6 +433,7 @@ def master_from_document(document: Mapping[str, Any]) -> MasterJob:
             error=_error(s.get("error")),
             started_at=s.get("startedAt"),
             completed_at=s.get("completedAt"),
+            queued_at=s.get("queuedAt"),
         )
         for n, s in document["slides"].items()
     }

@@ -129,6 +129,12 @@ class MasterJobBody(ApiModel):
     updated_at: datetime = Field(alias="updatedAt")
     finished_at: datetime | None = Field(alias="finishedAt")
     run: int = Field(description="0 for the first run, n after the n-th retry")
+    queued_since: datetime | None = Field(
+        default=None,
+        alias="queuedSince",
+        description="Since when the job's longest-waiting slide has waited in the image queue"
+        " (shared by every story); null when none of its slides waits",
+    )
     error: ErrorBody | None = None
     webhook: WebhookBody | None = None
 
@@ -143,7 +149,10 @@ class SlideResult(ApiModel):
 class SlideJobBody(ApiModel):
     job_id: str = Field(alias="jobId")
     slide_number: int = Field(alias="slideNumber")
-    status: str
+    status: str = Field(
+        description="pending (its story has not reached it), queued (waiting in the image queue for"
+        " capacity), generating, completed, failed or skipped"
+    )
     progress: int
     result: SlideResult | None = None
     error: ErrorBody | None = None
@@ -154,7 +163,8 @@ class SummaryBody(ApiModel):
     completed: int
     errors: int
     skipped: int
-    in_progress: int = Field(alias="inProgress")
+    in_progress: int = Field(alias="inProgress", description="pending, queued or generating")
+    queued: int = Field(default=0, description="of those, waiting in the image queue")
     overall_progress: int = Field(alias="overallProgress")
 
     @classmethod
@@ -165,6 +175,7 @@ class SummaryBody(ApiModel):
             errors=summary.errors,
             skipped=summary.skipped,
             in_progress=summary.in_progress,
+            queued=summary.queued,
             overall_progress=summary.overall_progress,
         )
 
@@ -195,6 +206,7 @@ class JobStatusResponse(ApiModel):
             updated_at=job.updated_at,
             finished_at=job.finished_at,
             run=job.run,
+            queued_since=job.queued_since,
             error=ErrorBody(code=job.error.code, message=job.error.message) if job.error else None,
             webhook=_webhook_body(job.webhook),
         )

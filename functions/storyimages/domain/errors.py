@@ -159,6 +159,10 @@ class ImageRateLimited(ImageGenerationError):
 
     code = "RATE_LIMITED"
 
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_seconds = retry_after_seconds  # what the service's Retry-After asked for
+
 
 class ImageServiceUnavailable(ImageGenerationError):
     """5xx, timeouts, connection errors: transient, retried by the state machine."""
@@ -183,6 +187,14 @@ class ImageServiceMisconfigured(ImageGenerationError):
     """401/403/404 (bad key, unknown model): fix the configuration, retrying cannot help."""
 
     code = "IMAGE_SERVICE_MISCONFIGURED"
+
+
+class TaskGone(StoryImagesError):
+    """Nothing waits on a queued image's task token any more: its execution ended or was
+    stopped, or the task timed out. The work is dropped."""
+
+    code = "TASK_GONE"
+    http_status = 410
 
 
 ERROR_CODES_BY_NAME: dict[str, str] = {

@@ -10,6 +10,7 @@ from storyimages.domain.jobs import JobError
 MAX_MESSAGE_CHARS = 500
 
 _STATES_ERROR_CODES = {
+    # A slide that waited in the image queue, and was worked on, past ImageQueueTimeoutSeconds.
     "States.Timeout": "TIMEOUT",
     "Sandbox.Timedout": "TIMEOUT",
     "States.TaskFailed": "TASK_FAILED",

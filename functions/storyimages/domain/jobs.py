@@ -24,7 +24,8 @@ class JobStatus(StrEnum):
 
 
 class SlideStatus(StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # its story has not reached it yet
+    QUEUED = "queued"  # in the image queue, waiting for capacity shared by every story
     GENERATING = "generating"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -36,7 +37,12 @@ class SlideStatus(StrEnum):
 
     @property
     def progress(self) -> int:
-        return {SlideStatus.PENDING: 0, SlideStatus.GENERATING: 50}.get(self, 100)
+        return {SlideStatus.PENDING: 0, SlideStatus.QUEUED: 0, SlideStatus.GENERATING: 50}.get(self, 100)
+
+    @property
+    def is_waiting(self) -> bool:
+        """Not started: its story has not reached it, or it waits in the image queue."""
+        return self in {SlideStatus.PENDING, SlideStatus.QUEUED}
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class SlideState:
     error: JobError | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    queued_at: datetime | None = None  # when it last joined the image queue
 
 
 class WebhookStatus(StrEnum):
@@ -115,7 +122,8 @@ class Summary:
     completed: int
     errors: int
     skipped: int
-    in_progress: int
+    in_progress: int  # pending, queued or generating
+    queued: int = 0  # of those, waiting in the image queue
 
     @property
     def overall_progress(self) -> int:
@@ -165,9 +173,10 @@ class MasterJob:
 
     @property
     def visible_status(self) -> JobStatus:
-        """`generating` once any slide has started. Derived, never written by a slide task, so a
-        slide task finishing late can never move a cancelled or finished job back."""
-        if self.status is JobStatus.PENDING and any(s.status is not SlideStatus.PENDING for s in self.slides.values()):
+        """`generating` once any slide has started (a slide waiting in the image queue has not).
+        Derived, never written by a slide task, so a slide task finishing late can never move a
+        cancelled or finished job back."""
+        if self.status is JobStatus.PENDING and any(not s.status.is_waiting for s in self.slides.values()):
             return JobStatus.GENERATING
         return self.status
 
@@ -192,8 +201,15 @@ class MasterJob:
             completed=counts[SlideStatus.COMPLETED],
             errors=counts[SlideStatus.FAILED],
             skipped=counts[SlideStatus.SKIPPED],
-            in_progress=counts[SlideStatus.PENDING] + counts[SlideStatus.GENERATING],
+            in_progress=counts[SlideStatus.PENDING] + counts[SlideStatus.QUEUED] + counts[SlideStatus.GENERATING],
+            queued=counts[SlideStatus.QUEUED],
         )
+
+    @property
+    def queued_since(self) -> datetime | None:
+        """Since when the longest-waiting slide in the image queue has waited; None when none waits."""
+        times = [s.queued_at for s in self.visible_slides().values() if s.status is SlideStatus.QUEUED and s.queued_at]
+        return min(times, default=None)
 
     def slides_needing_images(self) -> list[int]:
         """What a retry generates again: every slide without an image (an ended job's slides

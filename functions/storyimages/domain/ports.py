@@ -51,6 +51,8 @@ class JobStore(Protocol):
 
     def forget_idempotency(self, key_id: str) -> None: ...
 
+    def mark_slide_queued(self, job_id: str, slide_number: int, at: datetime) -> None: ...
+
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None: ...
 
     def mark_slide_completed(
@@ -119,6 +121,18 @@ class Workflow(Protocol):
         ...
 
     def state(self, name: str) -> ExecutionState: ...
+
+
+class TaskReports(Protocol):
+    """Answers to the workflow's task that waits on an image: each queued image carries the
+    token of the task waiting for it. Raises TaskGone when nothing waits on the token any more
+    (its execution ended, was stopped, or the task timed out)."""
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None: ...
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        """`error` is matched by the task's Retry and Catch, as a Lambda error's type is."""
+        ...
 
 
 class Resolver(Protocol):

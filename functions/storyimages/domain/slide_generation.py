@@ -28,6 +28,17 @@ class SlideOutcome:
     reused: bool = False
 
 
+def queue_slide(job_id: str, slide_number: int, *, jobs: JobStore, clock: Clock) -> SlideOutcome:
+    """Record that the slide joins the image queue (it reads `queued` until a worker takes it);
+    a slide with its image, or a job that has ended, is left as it is."""
+    job = existing_job(job_id, jobs)
+    state = _slide_of(job, slide_number)
+    if state.status is SlideStatus.COMPLETED or job.status.is_terminal:
+        return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
+    jobs.mark_slide_queued(job_id, slide_number, clock.now())
+    return SlideOutcome(job_id, slide_number, SlideStatus.QUEUED, None)
+
+
 def generate_slide_image(
     job_id: str,
     slide_number: int,
@@ -36,14 +47,18 @@ def generate_slide_image(
     images: ImageGenerator,
     storage: ImageStorage,
     clock: Clock,
+    run: int | None = None,
 ) -> SlideOutcome:
+    """`run` names the run the work was queued by: work of a run that is no longer the job's
+    (or of a job that has ended, say cancelled while the slide waited) is dropped unpaid."""
     job, slide_job = jobs.get_slide_work(job_id, slide_number)
     if job is None:
         raise JobNotFound(f"job {job_id!r} does not exist")
     state = _slide_of(job, slide_number)
     if slide_job is None:
         raise SlideNotFound(f"job {job_id!r} has no slide job for slide {slide_number}")
-    if state.status is SlideStatus.COMPLETED or job.status.is_terminal:
+    stale = run is not None and run != job.run
+    if state.status is SlideStatus.COMPLETED or job.status.is_terminal or stale:
         return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
 
     key = image_key(job, slide_number)

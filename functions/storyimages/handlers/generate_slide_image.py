@@ -1,42 +1,62 @@
-"""State machine task: generate one slide's image, store it, record progress."""
+"""The image worker: takes slides from the image queue (an SQS event source whose maximum
+concurrency caps the images in flight across every story), generates each image, stores it,
+records progress and answers the workflow task waiting on the slide."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from storyimages import defaults
 from storyimages.adapters.clock import SystemClock
 from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.openai_images import OpenAIImageGenerator
 from storyimages.adapters.s3_images import S3ImageStorage
-from storyimages.domain.slide_generation import generate_slide_image
-from storyimages.handlers.task_events import SlideTask
+from storyimages.adapters.stepfunctions_tasks import StepFunctionsTaskReports
+from storyimages.domain.image_queue import work_on_image
+from storyimages.handlers.task_events import ImageWorkMessage
 from storyimages.settings import FirestoreSettings, OpenAISettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
 storage = S3ImageStorage(StorageSettings.from_env().bucket)
 images = OpenAIImageGenerator(OpenAISettings.from_env())
+tasks = StepFunctionsTaskReports()
+processor = BatchProcessor(event_type=EventType.SQS)
 logger = Logger()
 
 
+def work_on_message(record: SQSRecord) -> None:
+    """A message that raises (a malformed one, or an answer the workflow did not take) comes
+    back after the visibility timeout, and lands in the dead-letter queue if it keeps failing."""
+    work = ImageWorkMessage.model_validate_json(record.body).work()
+    logger.append_keys(masterJobId=work.job_id, slideNumber=work.slide_number, run=work.run)
+    done = work_on_image(
+        work,
+        jobs=jobs,
+        images=images,
+        storage=storage,
+        clock=SystemClock(),
+        tasks=tasks,
+        hold=time.sleep,
+        longest_hold_seconds=defaults.RATE_LIMIT_HOLD_SECONDS,
+    )
+    receives = record.attributes.approximate_receive_count
+    if done.unexpected:
+        logger.error("slide image failed unexpectedly", error=done.error, errorMessage=done.message)
+    elif done.error is not None:
+        logger.warning("slide image failed", error=done.error, errorMessage=done.message, receives=receives)
+    elif done.outcome is not None:
+        logger.info("slide image ready", imageKey=done.outcome.image_key, reused=done.outcome.reused)
+    if not done.answered:
+        logger.info("nothing waits for this slide any more; dropped")
+
+
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = SlideTask.model_validate(event)
-    logger.append_keys(masterJobId=task.master_job_id, slideNumber=task.slide_number)
-    outcome = generate_slide_image(
-        task.master_job_id, task.slide_number, jobs=jobs, images=images, storage=storage, clock=SystemClock()
-    )
-    logger.info(
-        "slide image ready",
-        imageKey=outcome.image_key,
-        usedReference=outcome.used_reference,
-        becameReference=outcome.became_reference,
-        reused=outcome.reused,
-    )
-    return {
-        "slideNumber": outcome.slide_number,
-        "status": outcome.status.value,
-        "imageKey": outcome.image_key,
-    }
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=work_on_message, processor=processor, context=context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.failures import describe_failure
+from storyimages.domain.image_queue import ImageWork
 from storyimages.domain.jobs import JobError, JobStatus, Summary
 from storyimages.domain.webhooks import JobEnding
 
@@ -23,6 +24,16 @@ class RunTask(TaskEvent):
 
 class SlideTask(TaskEvent):
     slide_number: int = Field(alias="slideNumber", ge=1)
+
+
+class ImageWorkMessage(SlideTask):
+    """A message of the image queue: a slide task plus the token of the workflow task waiting on it."""
+
+    run: int | None = Field(default=None, ge=0)
+    task_token: str = Field(alias="taskToken", min_length=1)
+
+    def work(self) -> ImageWork:
+        return ImageWork(self.master_job_id, self.slide_number, self.run, self.task_token)
 
 
 class CaughtError(BaseModel):
