@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -201,13 +200,14 @@ def test_given_an_answer_slower_than_the_timeout_when_generating_then_image_time
 ) -> None:
     # The provider may still finish (and bill) a request we gave up on: a timeout is its own
     # error, which the workflow does not retry, so one hang costs at most one image.
-    server.set_faults([{"kind": "slow", "seconds": 1.0}])
-    began = time.perf_counter()
+    server.set_faults([{"kind": "slow", "seconds": 60.0}])
 
     with pytest.raises(ImageTimedOut, match=r"did not answer within 0\.3 s"):
         adapter(server, timeout=0.3).generate(request())
 
-    assert time.perf_counter() - began < 0.9
+    # The client gave up while the provider still held the request (not once it answered).
+    assert server.holding() == 1
+    server.release_held_requests()
 
 
 def test_given_a_short_delay_when_generating_then_the_image_still_comes_back(server: ImagesServer) -> None:
