@@ -42,3 +42,20 @@ def test_given_an_error_that_is_not_ours_when_described_then_its_text_stays_in_t
 
     assert failure.code == "UNEXPECTED_ERROR"
     assert "arn:aws" not in failure.message
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        ("Lambda.TooManyRequestsException", "Lambda did not run the task (Lambda.TooManyRequestsException)"),
+        ("SQS.AmazonSQSException", "the image queue did not take the slide (SQS.AmazonSQSException)"),
+    ],
+)
+def test_given_a_task_the_platform_never_ran_when_described_then_no_function_log_is_blamed(
+    error: str, says: str
+) -> None:
+    described = describe_failure(error, '{"errorMessage": "Rate Exceeded."}')
+
+    assert described.code == "TASK_NOT_RUN"
+    assert described.message.startswith(says)
+    assert "function's log" not in described.message

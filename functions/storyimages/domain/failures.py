@@ -19,10 +19,19 @@ _STATES_ERROR_CODES = {
 
 
 UNEXPECTED = "an unexpected error stopped this slide; it is in the function's log"
+# Errors of the services that run a task, raised before any function of ours ran: saying the
+# cause is in the function's log would send a person to a log with nothing in it.
+_NOT_RUN = {
+    "Lambda.": "Lambda did not run the task ({name}), past every retry",
+    "SQS.": "the image queue did not take the slide ({name}), past every retry",
+}
 
 
 def describe_failure(error_name: str | None, cause: str | None) -> JobError:
     name = error_name or "Unknown"
+    for prefix, text in _NOT_RUN.items():
+        if name.startswith(prefix):
+            return JobError(code="TASK_NOT_RUN", message=text.format(name=name))
     code = ERROR_CODES_BY_NAME.get(name) or _STATES_ERROR_CODES.get(name)
     if code is None:
         # Not one of ours: its text may name AWS resources; the app gets a plain sentence.
