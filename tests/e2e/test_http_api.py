@@ -42,6 +42,7 @@ def test_given_a_story_when_started_over_http_then_it_answers_at_once_and_comple
         "errors": 0,
         "skipped": 0,
         "inProgress": 0,
+        "queued": 0,
         "overallProgress": 100,
     }
     for slide in final["slideJobs"]:
