@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e chaos bench lock clean
+.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e chaos bench load lock clean
 
 help:
 	@echo "make demo            illustrate the example stories on the local stack, write out/"
@@ -19,6 +19,7 @@ help:
 	@echo "make synth           synthesize the CDK app offline into cdk.out/ (bundles the Lambda asset)"
 	@echo "make unit|integration|infrastructure|e2e|chaos   one test suite (CHAOS_LONG=1 for the long fault suite)"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
+	@echo "make load            50 users start 10-slide stories on the local stack, time scaled by 20: makespan vs its limit"
 
 $(STAMP)/python: requirements/dev.lock
 	@mkdir -p $(STAMP)
@@ -79,6 +80,10 @@ bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/api_probe.py
 	$(BIN)/python bench/cost.py
+
+# Many stories at once through the image queue, time scaled by 20 (bench/load.py --help).
+load: install
+	$(BIN)/python bench/load.py
 
 lock: $(STAMP)/python
 	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 lambda.in -o lambda.lock
