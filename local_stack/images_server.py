@@ -67,7 +67,8 @@ clock (`ImagesApp(monotonic=...)`), so a test can move time on without sleeping.
 
 The latency is a seeded log-normal draw per admitted request (median `medianSeconds`, sigma
 `spread`: most answers near the median, a long right tail), capped at `capSeconds` if given;
-the request is held that long before it is answered (a safety refusal answers at once). The
+the request is answered that long after it was admitted, the drawing of the image included
+(a safety refusal answers at once). The
 log records the draw (`latencySeconds`, 0 when none was drawn) and adds the hold to
 `heldSeconds`; `holding()` counts the requests held now, and `release_held_requests()` or a
 reset lets them go on, as for the `slow` rule, which still holds on top (before validation).
@@ -731,10 +732,14 @@ class ImagesApp:
                 raise content_policy_error()
             with self._lock:
                 latency = 0.0 if self._latency is None else self._latency.draw(self._latency_chance)
+            # The provider's latency includes drawing the image: draw it, then hold what is left.
+            began = time.monotonic()
+            answer = None if call.stream else self._answer(call)
             if latency > 0:
                 entry["latencySeconds"] = latency
-                entry["heldSeconds"] += self._hold(latency, wake)
-            response = self._stream(call) if call.stream else _json_response(self._answer(call))
+                self._hold(max(0.0, latency - (time.monotonic() - began)), wake)
+                entry["heldSeconds"] += time.monotonic() - began
+            response = self._stream(call) if answer is None else _json_response(answer)
         except ApiError as error:
             response = error.response()
         response.headers["x-request-id"] = f"req_{uuid.uuid4().hex}"

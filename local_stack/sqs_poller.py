@@ -13,9 +13,12 @@ handling pages, and the CreateEventSourceMapping parameters):
   the message has attributes), "eventSource": "aws:sqs", "eventSourceARN", "awsRegion"}]}. With a
   batching window (0-300 s) a poller gathers until the batch is full or the window ends, and a
   batch never exceeds the 6 MB a synchronous invoke takes (what does not fit opens the next one).
-- A poller receives only when it can invoke at once, and invokes one batch at a time: at most
-  `maximum_concurrency` (2-1,000; None: Lambda's 1,000) invocations run for this source at once,
-  and the messages they leave wait in the queue, visible (ApproximateNumberOfMessages).
+- At most `maximum_concurrency` (2-1,000; None: Lambda's 1,000) invocations run for this source
+  at once, each poller invoking one batch at a time; one poller beyond them reads ahead and holds
+  its batch until a slot frees (a slot frees when its invocation returns, before the deletes), as
+  Lambda's pollers hold the batches they have read (why AWS asks for a visibility timeout of six
+  times the function's timeout). The other messages wait in the queue, visible
+  (ApproximateNumberOfMessages).
 - Success deletes the batch (DeleteMessageBatch). With `report_batch_item_failures`
   (FunctionResponseTypes ReportBatchItemFailures) the response's {"batchItemFailures":
   [{"itemIdentifier": messageId}]} keeps those messages; no list, an empty or null one, or a
@@ -220,16 +223,27 @@ class SqsEventSource:
                             return
                     continue
                 with self._changed:
-                    self._in_flight += 1
-                    self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
-                    if self._in_flight >= self._pollers and self._pollers < self._limit:
-                        self._add_poller()  # all are invoking: one more listens
+                    # An invocation slot: at most maximum_concurrency invocations at once. A
+                    # poller holding a batch waits here for one.
+                    while self._in_flight >= self._limit and not self._stop.is_set():
+                        self._changed.wait(0.1)
+                    stopping = self._stop.is_set()
+                    if not stopping:
+                        self._in_flight += 1
+                        self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
+                        if self._in_flight >= self._pollers and self._pollers < self._limit + 1:
+                            self._add_poller()  # all are invoking: one more listens, and reads ahead
+                if stopping:
+                    self._release(client, batch + carried)
+                    return
                 try:
-                    self._deliver(client, batch)
+                    result = self._invoke(client, batch)
                 finally:
-                    with self._changed:
+                    with self._changed:  # the slot is free once the invocation returns
                         self._in_flight -= 1
                         self._changed.notify_all()
+                if result is not None:
+                    self._settle(client, batch, result)
         finally:
             if not retired:
                 with self._changed:
@@ -294,9 +308,10 @@ class SqsEventSource:
         records = [sqs_record(message, self.queue_arn, self._region) for message in response.get("Messages", [])]
         return [_Received(record, len(_json(record)) + 1, now) for record in records]
 
-    def _deliver(self, client: Any, batch: list[_Received]) -> None:
-        records = [item.record for item in batch]
-        event = {"Records": records}
+    def _invoke(self, client: Any, batch: list[_Received]) -> InvokeResult | None:
+        """The invocation's result; None when it never ran (refused, or throttled until the
+        batch's visibility timeout would pass, or the source stopped)."""
+        event = {"Records": [item.record for item in batch]}
         visible_again = min(item.received_at for item in batch) + self._visibility_timeout
         backoff = self._throttle_backoff
         while True:
@@ -308,15 +323,20 @@ class SqsEventSource:
                     self._count(refusals=1)
                     logger.warning("%s refused a batch from %s: %s", self.function_name, self.queue_arn, refused)
                     self._stop.wait(ERROR_BACKOFF_SECONDS)
-                    return
+                    return None
                 self._count(throttles=1)
                 if time.monotonic() + backoff >= visible_again:
-                    return  # Lambda retries until the visibility timeout; then the messages return
+                    return None  # Lambda retries until the visibility timeout; then the messages return
                 if self._stop.wait(backoff):
                     self._release(client, batch)
-                    return
+                    return None
                 backoff = min(backoff * 2, MAXIMUM_THROTTLE_BACKOFF_SECONDS)
-        self._count(invocations=1, messages_delivered=len(records))
+        self._count(invocations=1, messages_delivered=len(batch))
+        return result
+
+    def _settle(self, client: Any, batch: list[_Received], result: InvokeResult) -> None:
+        """Delete what the invocation handled; what it did not returns after the visibility timeout."""
+        records = [item.record for item in batch]
         if result.error_type is not None:
             self._count(function_errors=1)
             return
