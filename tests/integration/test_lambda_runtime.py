@@ -32,6 +32,7 @@ from local_stack.lambda_runtime import (
     LambdaRuntime,
     LocalFunction,
 )
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 10.0
@@ -236,11 +237,7 @@ def deploy(runtime: LambdaRuntime) -> Deploy:
 
 
 def wait_until(condition: Callable[[], bool], what: str, seconds: float = DEADLINE_SECONDS) -> None:
-    give_up = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > give_up:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(0.01)
+    waiting.wait_until(condition, what, seconds, every=0.01)
 
 
 def alive(pid: int) -> bool:
