@@ -18,7 +18,8 @@ import json, sys, time
 started = time.perf_counter()
 import storyimages.handlers.{name}
 print(json.dumps({{"seconds": time.perf_counter() - started,
-                   "packages": sorted({{m.split('.')[0] for m in sys.modules}})}}))
+                   "packages": sorted({{m.split('.')[0] for m in sys.modules}}),
+                   "modules": sorted(m for m in sys.modules if m.startswith("storyimages."))}}))
 """
 
 

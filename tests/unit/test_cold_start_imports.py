@@ -34,3 +34,12 @@ def test_given_the_authorizer_when_imported_then_it_does_not_load_the_firestore_
 
     assert "firebase_admin" in packages
     assert "grpc" not in packages  # google-cloud-firestore pulls in gRPC; verifying tokens does not need it
+
+
+@pytest.mark.parametrize("handler", [h for h in HANDLERS if h != "generate_slide_image"])
+def test_given_a_task_that_works_no_queued_image_when_imported_then_the_image_work_is_not_loaded(
+    handler: str,
+) -> None:
+    modules = set(cold_import(handler)["modules"])  # type: ignore[arg-type]
+
+    assert "storyimages.domain.image_queue" not in modules

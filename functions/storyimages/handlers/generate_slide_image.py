@@ -19,7 +19,7 @@ from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.openai_images import OpenAIImageGenerator
 from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_tasks import StepFunctionsTaskReports
-from storyimages.domain.image_queue import work_on_image
+from storyimages.domain.image_queue import ImageWork, work_on_image
 from storyimages.handlers.task_events import ImageWorkMessage
 from storyimages.settings import FirestoreSettings, OpenAISettings, StorageSettings
 
@@ -34,7 +34,8 @@ logger = Logger()
 def work_on_message(record: SQSRecord) -> None:
     """A message that raises (a malformed one, or an answer the workflow did not take) comes
     back after the visibility timeout, and lands in the dead-letter queue if it keeps failing."""
-    work = ImageWorkMessage.model_validate_json(record.body).work()
+    message = ImageWorkMessage.model_validate_json(record.body)
+    work = ImageWork(message.master_job_id, message.slide_number, message.run, message.task_token)
     logger.append_keys(masterJobId=work.job_id, slideNumber=work.slide_number, run=work.run)
     done = work_on_image(
         work,

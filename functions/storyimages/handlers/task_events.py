@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.failures import describe_failure
-from storyimages.domain.image_queue import ImageWork
 from storyimages.domain.jobs import JobError, JobStatus, Summary
 from storyimages.domain.webhooks import JobEnding
 
@@ -31,9 +30,6 @@ class ImageWorkMessage(SlideTask):
 
     run: int | None = Field(default=None, ge=0)
     task_token: str = Field(alias="taskToken", min_length=1)
-
-    def work(self) -> ImageWork:
-        return ImageWork(self.master_job_id, self.slide_number, self.run, self.task_token)
 
 
 class CaughtError(BaseModel):
