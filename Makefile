@@ -8,16 +8,17 @@ export PYTHONPATH := $(CURDIR)/functions:$(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install demo local token openapi synth test lint typecheck unit integration infrastructure e2e chaos bench load lock clean
+.PHONY: help install web browser demo local token openapi synth test lint typecheck unit client integration infrastructure e2e chaos bench load lock clean
 
 help:
 	@echo "make demo            illustrate the example stories on the local stack, write out/"
 	@echo "make test            lint, type-check and every test suite"
-	@echo "make local           run the local stack in the foreground (gateway on :$${PORT:-3000})"
+	@echo "make local           run the local stack in the foreground: the page at http://127.0.0.1:$${PORT:-3000}/, the API under /api"
 	@echo "make token UID=...   a development ID token from the running local stack"
 	@echo "make openapi         regenerate docs/openapi.json from the code"
 	@echo "make synth           synthesize the CDK app offline into cdk.out/ (bundles the Lambda asset)"
-	@echo "make unit|integration|infrastructure|e2e|chaos   one test suite (CHAOS_LONG=1 for the long fault suite)"
+	@echo "make web             build the TypeScript client and the progress page (clients/)"
+	@echo "make unit|client|integration|infrastructure|e2e|chaos   one test suite (CHAOS_LONG=1 for the long fault suite)"
 	@echo "make bench           measure orchestration overhead, history events and Firestore commits"
 	@echo "make load            50 users start 10-slide stories on the local stack, time scaled by 20: makespan vs its limit"
 
@@ -34,10 +35,27 @@ $(STAMP)/node: package-lock.json
 
 install: $(STAMP)/python $(STAMP)/node
 
-demo: install
+# The client package, then the page built on it (static files the local stack serves at /).
+WEB_SOURCES := $(shell find clients/typescript/src clients/web/src -type f) clients/web/index.html \
+	clients/web/vite.config.ts clients/typescript/tsconfig.json clients/typescript/tsconfig.build.json \
+	clients/web/tsconfig.json clients/typescript/package.json clients/web/package.json
+$(STAMP)/web: $(STAMP)/node $(WEB_SOURCES)
+	npm run --silent --workspace clients/typescript build
+	npm run --silent --workspace clients/web build -- --logLevel warn
+	@touch $@
+
+web: $(STAMP)/web
+
+# Debian's Chromium for the browser tests, when missing (Playwright never downloads a browser here).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+demo: install $(STAMP)/web
 	$(BIN)/python -m local_stack.demo
 
-local: install
+local: install $(STAMP)/web
 	$(BIN)/python -m local_stack
 
 synth: install
@@ -59,13 +77,20 @@ typecheck: $(STAMP)/python
 unit: $(STAMP)/python
 	$(BIN)/pytest tests/unit
 
+# The TypeScript client: its types match docs/openapi.json, strict tsc on it and the page, Vitest.
+client: $(STAMP)/node
+	npm run --silent --workspace clients/typescript check:schema
+	npm run --silent --workspace clients/typescript typecheck
+	npm run --silent --workspace clients/web typecheck
+	npm run --silent --workspace clients/typescript test
+
 integration: install
 	$(BIN)/pytest tests/integration
 
 infrastructure: install
 	$(BIN)/pytest tests/infrastructure
 
-e2e: install
+e2e: install $(STAMP)/web browser
 	$(BIN)/pytest tests/e2e
 
 # The fault suite, bounded (CHAOS_LONG=1 for 75 s outages in every phase and more stories);
@@ -73,13 +98,14 @@ e2e: install
 chaos: install
 	$(BIN)/pytest tests/chaos -rP --show-capture=stdout
 
-test: lint typecheck unit integration infrastructure e2e chaos
+test: lint typecheck unit client integration infrastructure e2e chaos
 
 bench: install
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/api_probe.py
 	$(BIN)/python bench/cost.py
+	node bench/client_bundle.mjs
 
 # Many stories at once through the image queue, time scaled by 20 (bench/load.py --help).
 load: install
@@ -90,4 +116,4 @@ lock: $(STAMP)/python
 	cd requirements && ../$(BIN)/uv pip compile --quiet --universal --python-version 3.11 dev.in -o dev.lock
 
 clean:
-	rm -rf $(VENV) node_modules $(STAMP) out cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(STAMP) out cdk.out .pytest_cache .mypy_cache .ruff_cache clients/*/dist

@@ -16,6 +16,8 @@ def main() -> None:
     with LocalStack(config) as stack:
         openai = "the real OpenAI API" if config.real_openai_key else stack.images.api_url
         print(f"storyimages local stack ready: {stack.url}  (GET {stack.url}/health)", flush=True)
+        if config.web_root is not None:
+            print(f"  the progress page: {stack.url}/  (pick a development user and a story)", flush=True)
         print(f"  stories seeded: {', '.join(stack.story_ids) or 'none'}", flush=True)
         print(
             f"  firestore emulator: {stack.firestore.host}  moto: {stack.aws.url}  images: {openai}",

@@ -54,6 +54,8 @@ def main() -> int:
         # The example stories belong to demo-user; the app would send its Firebase ID token.
         session.headers["Authorization"] = f"Bearer {stack.token('demo-user')}"
         jobs = [start(session, stack.url, story_id) for story_id in stack.story_ids]
+        if jobs and stack.config.web_root is not None:
+            say(f"watch it in a browser while it runs: {stack.url}/?user=demo-user&job={jobs[0].job_id}")
         watch(session, stack.url, jobs, ready)
         generated = time.perf_counter()
         write_output(jobs, example_stories())
@@ -179,6 +181,7 @@ def print_summary(jobs: list[Tracked], ready: float, began: float, generated: fl
         f"stop {stopped - generated:.1f}s, total {stopped - began:.1f}s"
     )
     say(f"images and contact sheet: {OUT / 'index.html'}")
+    say("the progress page, to generate, cancel and retry by hand: `make local`, then open http://127.0.0.1:3000/")
 
 
 def say(message: str, since: float | None = None) -> None:

@@ -7,7 +7,8 @@ route's Lambda answers. CORS preflights are answered as the MOCK integration CDK
 API Gateway's own errors as the stack's gateway responses.
 
 It also serves the local stack's development identities under /_local/auth/ (never part of
-the API in AWS): the certificates the authorizer trusts in local mode, and tokens for a uid.
+the API in AWS): the certificates the authorizer trusts in local mode, and tokens for a uid; and,
+given an AppPage, the progress page at `/` and the stories it offers (`local_stack.app_page`).
 README "The local stack" lists where it still differs from API Gateway."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from infra import rest_api
 from infra.function_catalogue import function_name
+from local_stack.app_page import AppPage
 from local_stack.identity import DevIdentities
 from local_stack.lambda_runtime import ACCOUNT, REGION, InvokeRefused, LambdaRuntime
 from storyimages.api.routes import ROUTES, Route
@@ -100,8 +102,10 @@ class Gateway:
         *,
         identities: DevIdentities | None = None,
         cors_origins: Sequence[str] = (),
+        page: AppPage | None = None,
     ) -> None:
         self._lambdas = lambdas
+        self._page = page
         self._routes = [(route, _pattern(route)) for route in routes]
         self._resources = _resource_patterns(routes)
         self._identities = identities
@@ -119,6 +123,8 @@ class Gateway:
             return _json(200, {"status": "ok"})
         if request.path.startswith("/_local/auth/"):
             return self._local_auth(request)
+        if self._page is not None and self._page.serves(request):
+            return self._page.respond(request)
         request_id, extended_id = str(uuid.uuid4()), base64.b64encode(secrets.token_bytes(11)).decode()
         deadline = time.monotonic() + rest_api.INTEGRATION_TIMEOUT_SECONDS
         response = self._api(request, request_id, extended_id, deadline)

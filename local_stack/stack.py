@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from infra import image_queue
 from infra.config import CONTEXT_KEY, StackConfig
 from infra.function_catalogue import Reference, function_name, function_specs
+from local_stack.app_page import WEB_DIST, AppPage, story_summaries
 from local_stack.aws import MotoAws, MotoLambdaBridge
 from local_stack.event_bus import PRODUCTION_RETRY_DELAYS, ExecutionEventBus
 from local_stack.firestore_emulator import FirestoreEmulator
@@ -92,7 +93,7 @@ SETTINGS_FROM_ENV = {
 
 
 # LocalConfig fields fixed once the stack runs (the servers, the state machines, the seed).
-RESTART_ONLY = frozenset({"gateway_port", "retries", "real_openai_key", "examples_dir", "logs_dir"})
+RESTART_ONLY = frozenset({"gateway_port", "retries", "real_openai_key", "examples_dir", "logs_dir", "web_root"})
 
 
 def _flag(value: str) -> bool:
@@ -124,6 +125,8 @@ class LocalConfig:
     # Each function reaches the emulator through a proxy of its own, so that a fault test can
     # take Firestore away from all of them or from some (`firestore_outage`, `restart_firestore`).
     firestore_proxies: bool = False
+    # The progress page's static files, served at `/` (None: no page).
+    web_root: Path | None = WEB_DIST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, cdk_json: Path = CDK_JSON) -> LocalConfig:
@@ -170,8 +173,12 @@ class LocalStack:
         self.lambdas = LambdaRuntime(logs_dir)
         self.aws = MotoAws(lambdas=MotoLambdaBridge(self.lambdas))
         self.identities = DevIdentities(self.config.deployment.firebase_project_id)
+        page = AppPage(self.config.web_root, self.local_stories) if self.config.web_root is not None else None
         self.gateway_app = Gateway(
-            self.lambdas, identities=self.identities, cors_origins=self.config.deployment.cors_allowed_origins
+            self.lambdas,
+            identities=self.identities,
+            cors_origins=self.config.deployment.cors_allowed_origins,
+            page=page,
         )
         self.images: Any = None
         self.events: ExecutionEventBus | None = None
@@ -396,6 +403,13 @@ class LocalStack:
 
             self._db = firestore_client(FirestoreSettings.from_env(self.environment("JobStatus")))
         return self._db
+
+    def local_stories(self) -> list[dict[str, Any]]:
+        """Every story in the emulator, as the progress page lists them to pick from."""
+        from storyimages.settings import FirestoreSettings
+
+        collection = FirestoreSettings.from_env(self.environment("StartGeneration")).stories_collection
+        return story_summaries([(doc.id, doc.to_dict() or {}) for doc in self.db.collection(collection).stream()])
 
     def _local_variables(self) -> dict[str, str]:
         """LOCAL_VARIABLES, as this stack sets them."""
