@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from storyimages.domain.errors import StoreUnavailable, StoryImagesError, WorkflowStartFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +43,71 @@ def test_the_document_describes_every_route_with_bearer_auth_and_one_error_shape
                 assert response["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/ErrorResponse"
                 }
+
+
+# What the document promises a typed client (openapi-typescript) about the success answers.
+
+DOCUMENT_PATH = ROOT / "docs" / "openapi.json"
+STATUS = "/api/images/master-job/{masterJobId}"
+
+
+def _document() -> dict[str, Any]:
+    return dict(json.loads(DOCUMENT_PATH.read_text()))
+
+
+def _operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f"{method.upper()} {path}": op for path, item in document["paths"].items() for method, op in item.items()}
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema, its $ref followed; a nullable one (anyOf [X, null]) as X."""
+    while True:
+        if "$ref" in schema:
+            schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in schema:
+            (schema,) = [option for option in schema["anyOf"] if option != {"type": "null"}]
+        elif schema.get("type") == "array":
+            schema = schema["items"]
+        else:
+            return schema
+
+
+def _success_schema(document: dict[str, Any], operation: str, status: str = "200") -> dict[str, Any]:
+    return dict(_operations(document)[operation]["responses"][status]["content"]["application/json"]["schema"])
+
+
+def test_given_the_document_then_every_operation_documents_a_success_answer_with_a_json_schema() -> None:
+    document = _document()
+
+    for name, operation in _operations(document).items():
+        successes = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
+        assert successes, f"{name} documents no success answer"
+        for code, response in successes.items():
+            schema = response["content"]["application/json"]["schema"]
+            assert _resolved(document, schema)["properties"], f"{name} {code}"
+
+
+def test_given_each_route_then_its_503_names_the_outages_it_can_answer_with() -> None:
+    document = _document()
+    # Every 503 the domain has, and which of them each route can meet.
+    outages = {error.code for error in _subclasses(StoryImagesError) if error.http_status == 503}
+    expected = {
+        "POST /api/images/generate-all-automatically": {StoreUnavailable.code, WorkflowStartFailed.code},
+        f"GET {STATUS}": {StoreUnavailable.code},
+        # A cancel whose job has a webhook starts its delivery; a retry starts a run.
+        f"POST {STATUS}/cancel": {StoreUnavailable.code, WorkflowStartFailed.code},
+        f"POST {STATUS}/retry": {StoreUnavailable.code, WorkflowStartFailed.code},
+    }
+
+    named = {
+        name: {code for code in outages if code in operation["responses"]["503"]["description"]}
+        for name, operation in _operations(document).items()
+    }
+
+    assert named == expected
+
+
+def _subclasses(cls: type[StoryImagesError]) -> Iterator[type[StoryImagesError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)

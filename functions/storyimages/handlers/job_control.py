@@ -13,7 +13,7 @@ from storyimages.adapters.firestore_jobs import FirestoreJobStore
 from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.api.auth import caller_of
-from storyimages.api.openapi import error_responses
+from storyimages.api.openapi import STORE_UNAVAILABLE, error_responses, success, workflow_start_failed
 from storyimages.api.resolver import api_resolver
 from storyimages.api.routes import CANCEL_PATH, RETRY_PATH
 from storyimages.api.schemas import JOB_ID_PATTERN, JobStatusResponse
@@ -39,7 +39,25 @@ app = api_resolver(ApiSettings.from_env())
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 
 
-@app.post(CANCEL_PATH, summary="Cancel a running job", responses=error_responses(401, 404, 409, 422, 503))
+@app.post(
+    CANCEL_PATH,
+    summary="Cancel a running job",
+    responses={
+        200: success(JobStatusResponse, "The job, now cancelled (a job cancelled before answers the same)"),
+        **error_responses(
+            401,
+            404,
+            409,
+            422,
+            unavailable=(
+                STORE_UNAVAILABLE,
+                workflow_start_failed(
+                    "the job is cancelled but its webhook's delivery could not be started: cancel again to ask for it"
+                ),
+            ),
+        ),
+    },
+)
 def cancel(masterJobId: JobId) -> JobStatusResponse:
     job = cancel_job(
         masterJobId,
@@ -57,7 +75,16 @@ def cancel(masterJobId: JobId) -> JobStatusResponse:
 @app.post(
     RETRY_PATH,
     summary="Generate the slides that have no image again",
-    responses={202: {"description": "Retrying"}, **error_responses(401, 404, 409, 422, 503)},
+    responses={
+        202: success(JobStatusResponse, "The job, generating again over the slides that have no image"),
+        **error_responses(
+            401,
+            404,
+            409,
+            422,
+            unavailable=(STORE_UNAVAILABLE, workflow_start_failed("the new run is recorded as failed, retry again")),
+        ),
+    },
 )
 def retry(masterJobId: JobId) -> tuple[JobStatusResponse, int]:
     job = retry_failed_slides(

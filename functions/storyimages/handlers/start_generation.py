@@ -15,7 +15,7 @@ from storyimages.adapters.firestore_stories import FirestoreStories
 from storyimages.adapters.s3_images import S3ImageStorage
 from storyimages.adapters.stepfunctions_workflow import StepFunctionsNotifier, StepFunctionsWorkflow
 from storyimages.api.auth import caller_of
-from storyimages.api.openapi import error_responses
+from storyimages.api.openapi import STORE_UNAVAILABLE, error_responses, success, workflow_start_failed
 from storyimages.api.resolver import api_resolver
 from storyimages.api.routes import START_PATH
 from storyimages.api.schemas import StartRequest, StartResponse
@@ -48,9 +48,18 @@ app = api_resolver(ApiSettings.from_env())
     description="202 with a new job; 200 with the running job of the story, or the job an "
     "Idempotency-Key already started.",
     responses={
-        202: {"description": "Started a new job"},
-        200: {"description": "The story's running job, or the job this Idempotency-Key started"},
-        **error_responses(400, 401, 404, 409, 413, 415, 422, 503),
+        202: success(StartResponse, "Started a new job"),
+        200: success(StartResponse, "The story's running job, or the job this Idempotency-Key started"),
+        **error_responses(
+            400,
+            401,
+            404,
+            409,
+            413,
+            415,
+            422,
+            unavailable=(STORE_UNAVAILABLE, workflow_start_failed("the job is recorded as failed, start again")),
+        ),
     },
 )
 def start(
