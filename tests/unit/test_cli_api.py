@@ -15,7 +15,7 @@ from storyimages_cli.api import (
     endpoint_url,
     job_path,
 )
-from tests.unit.test_cli_fakes import BASE_URL, JOB_ID, FakeClock, RecordingTransport, job, ok, refusal, slide, started
+from tests.cli_fakes import BASE_URL, JOB_ID, FakeClock, RecordingTransport, job, ok, refusal, slide, started
 
 
 def client(transport: RecordingTransport, clock: FakeClock | None = None, base_url: str = BASE_URL) -> ApiClient:

@@ -12,7 +12,7 @@ import pytest
 
 from storyimages_cli.api import ConnectionFailed, HttpAnswer
 from storyimages_cli.cli import Context, main
-from tests.unit.test_cli_fakes import BASE_URL, JOB_ID, FakeClock, RecordingTransport, job, ok, refusal, slide, started
+from tests.cli_fakes import BASE_URL, JOB_ID, FakeClock, RecordingTransport, job, ok, refusal, slide, started
 
 ENV = {"STORYIMAGES_API_URL": BASE_URL, "STORYIMAGES_TOKEN": "env-token"}
 STATUS_URL = f"{BASE_URL}api/images/master-job/{JOB_ID}"

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from storyimages_cli.render import LiveProgress, PlainProgress, changed_lines, job_line, print_job_table
-from tests.unit.test_cli_fakes import JOB_ID, job, slide
+from tests.cli_fakes import JOB_ID, job, slide
 
 
 def plain_lines(*answers: dict[str, object]) -> list[list[str]]:

@@ -11,7 +11,7 @@ import pytest
 from storyimages_cli.api import ApiError
 from storyimages_cli.outcome import ExitCode
 from storyimages_cli.watch import FAILED_POLLS_TOLERATED, WatchTimedOut, watch_job
-from tests.unit.test_cli_fakes import JOB_ID, FakeClock, job, slide
+from tests.cli_fakes import JOB_ID, FakeClock, job, slide
 
 
 @dataclass
