@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from storyimages.domain.errors import StoreUnavailable, StoryImagesError, WorkflowStartFailed
+from storyimages.domain.jobs import MASTER_JOB_TYPE, JobStatus, SlideStatus, WebhookStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,8 +73,35 @@ def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any
             return schema
 
 
+def _at(document: dict[str, Any], schema: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The schema of the property at `names` (arrays stand for their items)."""
+    for name in names:
+        schema = _resolved(document, _resolved(document, schema)["properties"][name])
+    return schema
+
+
 def _success_schema(document: dict[str, Any], operation: str, status: str = "200") -> dict[str, Any]:
     return dict(_operations(document)[operation]["responses"][status]["content"]["application/json"]["schema"])
+
+
+def _objects_reachable(document: dict[str, Any], schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema a response can contain, with the name of its component."""
+    seen: set[str] = set()
+    pending = [schema]
+    while pending:
+        current = pending.pop()
+        ref = current.get("$ref")
+        if ref is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+        current = _resolved(document, current)
+        if "$ref" in current or "anyOf" in current:
+            pending.append(current)
+            continue
+        if current.get("type") == "object":
+            yield (ref or "inline"), current
+            pending.extend(current.get("properties", {}).values())
 
 
 def test_given_the_document_then_every_operation_documents_a_success_answer_with_a_json_schema() -> None:
@@ -85,6 +113,51 @@ def test_given_the_document_then_every_operation_documents_a_success_answer_with
         for code, response in successes.items():
             schema = response["content"]["application/json"]["schema"]
             assert _resolved(document, schema)["properties"], f"{name} {code}"
+
+
+def test_given_the_status_answer_then_its_statuses_are_the_domains_enums() -> None:
+    document = _document()
+    status = _success_schema(document, f"GET {STATUS}")
+
+    assert set(_at(document, status, "data", "masterJob", "status")["enum"]) == {s.value for s in JobStatus}
+    assert set(_at(document, status, "data", "slideJobs", "status")["enum"]) == {s.value for s in SlideStatus}
+    webhook_status = _at(document, status, "data", "masterJob", "webhook", "status")
+    assert set(webhook_status["enum"]) == {s.value for s in WebhookStatus}
+    assert _at(document, status, "data", "masterJob", "type")["const"] == MASTER_JOB_TYPE
+
+
+def test_given_the_answers_then_success_is_a_constant_true_on_2xx_and_false_on_errors() -> None:
+    document = _document()
+
+    for name, operation in _operations(document).items():
+        for code, response in operation["responses"].items():
+            schema = response["content"]["application/json"]["schema"]
+            assert _at(document, schema, "success")["const"] is code.startswith("2"), f"{name} {code}"
+
+
+def test_given_a_success_answer_then_every_field_the_server_always_sends_is_required() -> None:
+    document = _document()
+
+    for name, operation in _operations(document).items():
+        for code, response in operation["responses"].items():
+            if not code.startswith("2"):
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            for component, shape in _objects_reachable(document, schema):
+                assert set(shape.get("required", [])) == set(shape["properties"]), f"{name} {code}: {component}"
+    nullable = _resolved(document, _success_schema(document, f"GET {STATUS}"))
+    finished_at = _resolved(document, _resolved(document, nullable["properties"]["data"])["properties"]["masterJob"])[
+        "properties"
+    ]["finishedAt"]
+    assert {"type": "null"} in finished_at["anyOf"], "a required field may still be null"
+
+
+def test_given_the_start_request_then_only_the_story_id_is_required() -> None:
+    document = _document()
+
+    start = document["components"]["schemas"]["StartRequest"]
+
+    assert start["required"] == ["storyId"]
 
 
 def test_given_each_route_then_its_503_names_the_outages_it_can_answer_with() -> None:

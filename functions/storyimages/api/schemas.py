@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from storyimages.domain.job_status import JobView, SlideView
-from storyimages.domain.jobs import MASTER_JOB_TYPE, Summary, WebhookOutcome
+from storyimages.domain.jobs import MASTER_JOB_TYPE, JobStatus, SlideStatus, Summary, WebhookOutcome, WebhookStatus
 from storyimages.domain.start_generation import StartCommand, StartedJob, StartOptions
 
 # A master job id is `auto-gen-<storyId>-<epoch ms>` and names Step Functions executions
@@ -20,6 +20,14 @@ JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ResponseModel(ApiModel):
+    """A body the server sends with every field, null where there is no value. Powertools
+    documents a response with pydantic's serialization-mode schema; this lists the fields that
+    have defaults as required too, so a typed client need not expect a key to be missing."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 class StartRequest(ApiModel):
@@ -66,7 +74,7 @@ class StartRequest(ApiModel):
         )
 
 
-class StartData(ApiModel):
+class StartData(ResponseModel):
     master_job_id: str = Field(alias="masterJobId")
     message: str
     total_slides: int = Field(alias="totalSlides")
@@ -76,7 +84,7 @@ class StartData(ApiModel):
     idempotent_replay: bool = Field(alias="idempotentReplay")
 
 
-class StartResponse(ApiModel):
+class StartResponse(ResponseModel):
     success: Literal[True] = True
     data: StartData
 
@@ -96,30 +104,42 @@ class StartResponse(ApiModel):
 
 
 class ErrorBody(ApiModel):
+    """An error answer's error; `details` is sent only when there are some."""
+
     code: str
     message: str
     details: Any = None
 
 
-class ErrorResponse(ApiModel):
+class ErrorResponse(ResponseModel):
     success: Literal[False] = False
     error: ErrorBody
 
 
-class WebhookBody(ApiModel):
-    event: str
-    status: str
+class JobErrorBody(ResponseModel):
+    """Why a job or a slide has no image."""
+
+    code: str
+    message: str
+    # Sent, as null, because the app reads this shape already. Typed as any rather than null:
+    # openapi-fetch's response types drop a property whose only type is null.
+    details: Any = Field(default=None, description="Always null here")
+
+
+class WebhookBody(ResponseModel):
+    event: str = Field(description="The event delivered, e.g. image_job.completed")
+    status: WebhookStatus
     attempts: int
     last_status_code: int | None = Field(alias="lastStatusCode")
     last_error: str | None = Field(alias="lastError")
     at: datetime | None
 
 
-class MasterJobBody(ApiModel):
+class MasterJobBody(ResponseModel):
     job_id: str = Field(alias="jobId")
-    type: str = MASTER_JOB_TYPE
+    type: str = Field(default=MASTER_JOB_TYPE, json_schema_extra={"const": MASTER_JOB_TYPE})
     story_id: str = Field(alias="storyId")
-    status: str
+    status: JobStatus
     progress: int
     current_slide: int = Field(alias="currentSlide")
     total_slides: int = Field(alias="totalSlides")
@@ -135,30 +155,30 @@ class MasterJobBody(ApiModel):
         description="Since when the job's longest-waiting slide has waited in the image queue"
         " (shared by every story); null when none of its slides waits",
     )
-    error: ErrorBody | None = None
+    error: JobErrorBody | None = None
     webhook: WebhookBody | None = None
 
 
-class SlideResult(ApiModel):
+class SlideResult(ResponseModel):
     image_url: str = Field(alias="imageUrl")
     size: str
     model: str
     format: str
 
 
-class SlideJobBody(ApiModel):
+class SlideJobBody(ResponseModel):
     job_id: str = Field(alias="jobId")
     slide_number: int = Field(alias="slideNumber")
-    status: str = Field(
+    status: SlideStatus = Field(
         description="pending (its story has not reached it), queued (waiting in the image queue for"
         " capacity), generating, completed, failed or skipped"
     )
     progress: int
     result: SlideResult | None = None
-    error: ErrorBody | None = None
+    error: JobErrorBody | None = None
 
 
-class SummaryBody(ApiModel):
+class SummaryBody(ResponseModel):
     total_slides: int = Field(alias="totalSlides")
     completed: int
     errors: int
@@ -180,13 +200,13 @@ class SummaryBody(ApiModel):
         )
 
 
-class JobStatusData(ApiModel):
+class JobStatusData(ResponseModel):
     master_job: MasterJobBody = Field(alias="masterJob")
     slide_jobs: list[SlideJobBody] = Field(alias="slideJobs")
     summary: SummaryBody
 
 
-class JobStatusResponse(ApiModel):
+class JobStatusResponse(ResponseModel):
     success: Literal[True] = True
     data: JobStatusData
 
@@ -196,7 +216,7 @@ class JobStatusResponse(ApiModel):
         master = MasterJobBody(
             job_id=job.job_id,
             story_id=job.story_id,
-            status=job.visible_status.value,
+            status=job.visible_status,
             progress=summary.overall_progress,
             current_slide=job.current_slide,
             total_slides=job.total_slides,
@@ -207,7 +227,7 @@ class JobStatusResponse(ApiModel):
             finished_at=job.finished_at,
             run=job.run,
             queued_since=job.queued_since,
-            error=ErrorBody(code=job.error.code, message=job.error.message) if job.error else None,
+            error=JobErrorBody(code=job.error.code, message=job.error.message) if job.error else None,
             webhook=_webhook_body(job.webhook),
         )
         slides = [_slide_body(view, slide) for slide in view.slides]
@@ -219,7 +239,7 @@ def _webhook_body(outcome: WebhookOutcome | None) -> WebhookBody | None:
         return None
     return WebhookBody(
         event=outcome.event,
-        status=outcome.status.value,
+        status=outcome.status,
         attempts=outcome.attempts,
         last_status_code=outcome.last_status_code,
         last_error=outcome.last_error,
@@ -234,11 +254,11 @@ def _slide_body(view: JobView, slide: SlideView) -> SlideJobBody:
         if slide.image_url
         else None
     )
-    error = ErrorBody(code=state.error.code, message=state.error.message) if state.error else None
+    error = JobErrorBody(code=state.error.code, message=state.error.message) if state.error else None
     return SlideJobBody(
         job_id=slide.job_id,
         slide_number=state.number,
-        status=state.status.value,
+        status=state.status,
         progress=state.status.progress,
         result=result,
         error=error,
