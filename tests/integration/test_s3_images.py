@@ -1,5 +1,6 @@
 """The S3 image storage against a moto server, reached as the Lambdas reach AWS locally (through
-AWS_ENDPOINT_URL): the presigned URL fetches the object, with the headers browsers cache it by."""
+AWS_ENDPOINT_URL): the presigned URL fetches the object, with the headers browsers cache it by,
+and an image stored at a key stays the one stored first."""
 
 from __future__ import annotations
 
@@ -57,3 +58,13 @@ def test_given_the_local_endpoint_when_a_url_is_made_then_it_is_path_style_on_th
     url = S3ImageStorage(BUCKET, session=session).url_for(KEY)
 
     assert url.startswith(f"{moto_url}/{BUCKET}/{KEY}?")
+
+
+def test_given_an_image_at_a_key_when_another_is_put_there_then_the_first_stays(session: Any) -> None:
+    storage = S3ImageStorage(BUCKET, session=session)
+    key = KEY.replace("slide-1", "slide-2")
+    storage.put(key, b"first", "image/png")
+
+    storage.put(key, b"second", "image/png")
+
+    assert storage.get(key) == b"first"

@@ -19,9 +19,8 @@ from storyimages.domain.ports import Clock
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
 
-# A slide's image is written once at its key and never replaced (its key names the job and the
-# slide, and a slide with an image is not generated again), so a browser may keep it; `private`:
-# the URL is a user's, not for shared caches.
+# A slide's image is written once at its key and never replaced (the put is conditional), so a
+# browser may keep it; `private`: the URL is a user's, not for shared caches.
 IMAGE_CACHE_CONTROL = "private, max-age=31536000, immutable"
 # The longest X-Amz-Expires S3 accepts.
 MAX_PRESIGNED_SECONDS = 7 * 24 * 3600
@@ -90,9 +89,22 @@ class S3ImageStorage:
         return any(item["Key"] == key for item in listing.get("Contents", []))
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self._s3.put_object(
-            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=IMAGE_CACHE_CONTROL
-        )
+        """Store the image at `key` unless one is there already: two attempts at the same slide
+        racing (a message delivered twice) keep the first image, the one a browser may have cached."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=IMAGE_CACHE_CONTROL,
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
 
     def get(self, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
