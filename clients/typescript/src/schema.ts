@@ -79,7 +79,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** ErrorBody */
+        /**
+         * ErrorBody
+         * @description An error answer's error; `details` is sent only when there are some.
+         */
         ErrorBody: {
             /** Code */
             code: string;
@@ -96,8 +99,28 @@ export interface components {
              * @default false
              * @constant
              */
-            success?: false;
+            success: false;
         };
+        /**
+         * JobErrorBody
+         * @description Why a job or a slide has no image.
+         */
+        JobErrorBody: {
+            /** Code */
+            code: string;
+            /**
+             * Details
+             * @description Always null here
+             */
+            details: unknown;
+            /** Message */
+            message: string;
+        };
+        /**
+         * JobStatus
+         * @enum {string}
+         */
+        JobStatus: "pending" | "generating" | "completed" | "completed_with_errors" | "failed" | "cancelled";
         /** JobStatusData */
         JobStatusData: {
             masterJob: components["schemas"]["MasterJobBody"];
@@ -113,7 +136,7 @@ export interface components {
              * @default true
              * @constant
              */
-            success?: true;
+            success: true;
         };
         /** MasterJobBody */
         MasterJobBody: {
@@ -124,7 +147,7 @@ export interface components {
             createdAt: string;
             /** Currentslide */
             currentSlide: number;
-            error?: components["schemas"]["ErrorBody"] | null;
+            error: components["schemas"]["JobErrorBody"] | null;
             /** Finishedat */
             finishedAt: string | null;
             /** Jobid */
@@ -135,7 +158,7 @@ export interface components {
              * Queuedsince
              * @description Since when the job's longest-waiting slide has waited in the image queue (shared by every story); null when none of its slides waits
              */
-            queuedSince?: string | null;
+            queuedSince: string | null;
             /** Referenceslide */
             referenceSlide: number | null;
             /**
@@ -143,8 +166,7 @@ export interface components {
              * @description 0 for the first run, n after the n-th retry
              */
             run: number;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Storyid */
             storyId: string;
             /** Totalslides */
@@ -152,8 +174,9 @@ export interface components {
             /**
              * Type
              * @default auto-generation-sequence
+             * @constant
              */
-            type?: string;
+            type: "auto-generation-sequence";
             /**
              * Updatedat
              * Format: date-time
@@ -161,23 +184,20 @@ export interface components {
             updatedAt: string;
             /** Usecharacterconsistency */
             useCharacterConsistency: boolean;
-            webhook?: components["schemas"]["WebhookBody"] | null;
+            webhook: components["schemas"]["WebhookBody"] | null;
         };
         /** SlideJobBody */
         SlideJobBody: {
-            error?: components["schemas"]["ErrorBody"] | null;
+            error: components["schemas"]["JobErrorBody"] | null;
             /** Jobid */
             jobId: string;
             /** Progress */
             progress: number;
-            result?: components["schemas"]["SlideResult"] | null;
+            result: components["schemas"]["SlideResult"] | null;
             /** Slidenumber */
             slideNumber: number;
-            /**
-             * Status
-             * @description pending (its story has not reached it), queued (waiting in the image queue for capacity), generating, completed, failed or skipped
-             */
-            status: string;
+            /** @description pending (its story has not reached it), queued (waiting in the image queue for capacity), generating, completed, failed or skipped */
+            status: components["schemas"]["SlideStatus"];
         };
         /** SlideResult */
         SlideResult: {
@@ -190,6 +210,11 @@ export interface components {
             /** Size */
             size: string;
         };
+        /**
+         * SlideStatus
+         * @enum {string}
+         */
+        SlideStatus: "pending" | "queued" | "generating" | "completed" | "failed" | "skipped";
         /** StartData */
         StartData: {
             /** Alreadyrunning */
@@ -249,7 +274,7 @@ export interface components {
              * @default true
              * @constant
              */
-            success?: true;
+            success: true;
         };
         /** SummaryBody */
         SummaryBody: {
@@ -269,7 +294,7 @@ export interface components {
              * @description of those, waiting in the image queue
              * @default 0
              */
-            queued?: number;
+            queued: number;
             /** Skipped */
             skipped: number;
             /** Totalslides */
@@ -281,15 +306,22 @@ export interface components {
             at: string | null;
             /** Attempts */
             attempts: number;
-            /** Event */
+            /**
+             * Event
+             * @description The event delivered, e.g. image_job.completed
+             */
             event: string;
             /** Lasterror */
             lastError: string | null;
             /** Laststatuscode */
             lastStatusCode: number | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["WebhookStatus"];
         };
+        /**
+         * WebhookStatus
+         * @enum {string}
+         */
+        WebhookStatus: "retrying" | "delivered" | "failed";
     };
     responses: never;
     parameters: never;
@@ -395,7 +427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Step Functions could not be reached; nothing was started */
+            /** @description `STORE_UNAVAILABLE`: Firestore did not answer within its deadline (FIRESTORE_DEADLINE_SECONDS); try again. `WORKFLOW_START_FAILED`: Step Functions could not be reached; the job is recorded as failed, start again. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -417,6 +449,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The job, its slides and a summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatusResponse"];
+                };
+            };
             /** @description Missing, malformed, expired or wrongly signed Firebase ID token */
             401: {
                 headers: {
@@ -444,7 +485,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Step Functions could not be reached; nothing was started */
+            /** @description `STORE_UNAVAILABLE`: Firestore did not answer within its deadline (FIRESTORE_DEADLINE_SECONDS); try again. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -466,6 +507,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The job, now cancelled (a job cancelled before answers the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatusResponse"];
+                };
+            };
             /** @description Missing, malformed, expired or wrongly signed Firebase ID token */
             401: {
                 headers: {
@@ -502,7 +552,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Step Functions could not be reached; nothing was started */
+            /** @description `STORE_UNAVAILABLE`: Firestore did not answer within its deadline (FIRESTORE_DEADLINE_SECONDS); try again. `WORKFLOW_START_FAILED`: Step Functions could not be reached; the job is cancelled but its webhook's delivery could not be started: cancel again to ask for it. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -524,7 +574,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Retrying */
+            /** @description The job, generating again over the slides that have no image */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -569,7 +619,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Step Functions could not be reached; nothing was started */
+            /** @description `STORE_UNAVAILABLE`: Firestore did not answer within its deadline (FIRESTORE_DEADLINE_SECONDS); try again. `WORKFLOW_START_FAILED`: Step Functions could not be reached; the new run is recorded as failed, retry again. */
             503: {
                 headers: {
                     [name: string]: unknown;

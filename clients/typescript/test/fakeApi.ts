@@ -90,9 +90,9 @@ export class FakeStoryImagesApi {
           : null,
       error:
         slideStatus === "failed"
-          ? { code: "IMAGE_REJECTED", message: "the image was refused by the content policy" }
+          ? { code: "IMAGE_REJECTED", message: "the image was refused by the content policy", details: null }
           : slideStatus === "skipped"
-            ? { code: "CANCELLED", message: "the job was cancelled first" }
+            ? { code: "CANCELLED", message: "the job was cancelled first", details: null }
             : null,
     }));
     return {

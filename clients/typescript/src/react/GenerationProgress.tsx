@@ -73,28 +73,30 @@ export function GenerationProgress({ masterJobId, pollIntervalMs, className }: G
           <SlideTile key={slide.slideNumber} slide={slide} />
         ))}
       </ol>
-      <div className="si-actions">
-        {canRetry(job) ? (
-          <button
-            type="button"
-            data-action="retry"
-            onClick={() => retry.mutate(masterJobId)}
-            disabled={retry.isPending}
-          >
-            Retry failed slides
-          </button>
-        ) : null}
-        {running ? (
-          <button
-            type="button"
-            data-action="cancel"
-            onClick={() => cancel.mutate(masterJobId)}
-            disabled={cancel.isPending}
-          >
-            Cancel
-          </button>
-        ) : null}
-      </div>
+      {canRetry(job) || running ? (
+        <div className="si-actions">
+          {canRetry(job) ? (
+            <button
+              type="button"
+              data-action="retry"
+              onClick={() => retry.mutate(masterJobId)}
+              disabled={retry.isPending}
+            >
+              Retry failed slides
+            </button>
+          ) : null}
+          {running ? (
+            <button
+              type="button"
+              data-action="cancel"
+              onClick={() => cancel.mutate(masterJobId)}
+              disabled={cancel.isPending}
+            >
+              Cancel
+            </button>
+          ) : null}
+        </div>
+      ) : null}
       {[status.error, cancel.error, retry.error].map((error, index) =>
         error ? <Problem key={index} error={error} /> : null,
       )}
@@ -107,7 +109,7 @@ function Counts({ job }: { job: JobStatusData }) {
   const counts: [string, string, number][] = [
     ["completed", "Completed", summary.completed],
     ["errors", "Errors", summary.errors],
-    ["queued", "Queued", summary.queued ?? 0],
+    ["queued", "Queued", summary.queued],
     ["skipped", "Skipped", summary.skipped],
     ["total", "Slides", summary.totalSlides],
   ];
@@ -116,7 +118,9 @@ function Counts({ job }: { job: JobStatusData }) {
       {counts.map(([name, label, value]) => (
         <div key={name} className={`si-count si-count-${name}`}>
           <dt>{label}</dt>
-          <dd data-count={name}>{value}</dd>
+          <dd data-count={name} data-value={value}>
+            {value}
+          </dd>
         </div>
       ))}
     </dl>
