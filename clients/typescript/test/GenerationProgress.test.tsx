@@ -1,26 +1,25 @@
 /** The progress component as a person (and a screen reader) meets it, against the fake API. */
 
-import { QueryClient, QueryClientProvider, notifyManager } from "@tanstack/react-query";
-import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, expect, test } from "vitest";
 
 import { createStoryImagesClient } from "../src/index.js";
 import { GenerationProgress, StoryImagesProvider } from "../src/react/index.js";
 import { FakeStoryImagesApi } from "./fakeApi.js";
+import { elapse, installFakeTime } from "./fakeTime.js";
 
 const JOB = "auto-gen-fox-1795510800000";
 let api: FakeStoryImagesApi;
 
+installFakeTime();
+
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-  notifyManager.setScheduler(queueMicrotask);
   api = new FakeStoryImagesApi();
 });
 
 afterEach(() => {
   cleanup();
-  notifyManager.setScheduler((callback) => setTimeout(callback, 0));
-  vi.useRealTimers();
 });
 
 async function shown(masterJobId = JOB): Promise<void> {
@@ -33,12 +32,6 @@ async function shown(masterJobId = JOB): Promise<void> {
     </QueryClientProvider>,
   );
   await elapse(0);
-}
-
-async function elapse(ms: number): Promise<void> {
-  await act(async () => {
-    await vi.advanceTimersByTimeAsync(ms);
-  });
 }
 
 function count(name: string): string | null | undefined {

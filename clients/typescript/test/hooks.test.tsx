@@ -1,10 +1,10 @@
 /** The hooks on TanStack Query v5, against the fake API as their fetch, on fake timers: when they
  * poll, when they stop, how errors surface, and one Idempotency-Key per start. */
 
-import { QueryClient, QueryClientProvider, notifyManager } from "@tanstack/react-query";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { act, renderHook } from "@testing-library/react";
 import type { ReactNode } from "react";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 
 import { type StoryImagesClient, createStoryImagesClient } from "../src/index.js";
 import {
@@ -15,25 +15,18 @@ import {
   useRetryGeneration,
 } from "../src/react/index.js";
 import { FakeStoryImagesApi } from "./fakeApi.js";
+import { elapse, installFakeTime } from "./fakeTime.js";
 
 const JOB = "auto-gen-fox-1795510800000";
 const STATUS = "/api/images/master-job/";
 const START = "/api/images/generate-all-automatically";
 let api: FakeStoryImagesApi;
 
+installFakeTime();
+
 beforeEach(() => {
-  // Timers and Date only: the fake's Request bodies are read on Node's own queues.
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-  // TanStack tells observers on a zero-delay timer; on a microtask, an advance of fake time
-  // ends with every answer that arrived in it rendered.
-  notifyManager.setScheduler(queueMicrotask);
   api = new FakeStoryImagesApi();
   api.addStory("fox", 3);
-});
-
-afterEach(() => {
-  notifyManager.setScheduler((callback) => setTimeout(callback, 0));
-  vi.useRealTimers();
 });
 
 function wrapper(client: StoryImagesClient = clientOf(api)) {
@@ -52,13 +45,6 @@ function clientOf(fake: FakeStoryImagesApi, startRetries = 2): StoryImagesClient
     fetch: fake.fetch,
     startRetries,
     startRetryDelaysMs: [1],
-  });
-}
-
-/** Let `ms` of fake time pass, with React's updates applied. */
-async function elapse(ms: number): Promise<void> {
-  await act(async () => {
-    await vi.advanceTimersByTimeAsync(ms);
   });
 }
 
