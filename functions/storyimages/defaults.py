@@ -38,6 +38,9 @@ FIRESTORE_TASK_DEADLINE_SECONDS = 10
 # (holding its slot): well within the image function's timeout, as a 429 comes at once.
 RATE_LIMIT_HOLD_SECONDS = 60
 
+# The least time an image URL in an answer stays valid.
+IMAGE_URL_EXPIRY_SECONDS = 3600
+
 # The image function's timeout.
 IMAGE_TIMEOUT_SECONDS = 300
 IMAGE_STORE_SECONDS = 30

@@ -134,7 +134,9 @@ class StorageSettings(EnvSettings):
     bucket: str = Field(alias="IMAGES_BUCKET", min_length=3)
     # Each URL stays valid at least this long; it is signed for 1.5 times this (at the start of a
     # window, see S3ImageStorage), and S3 accepts at most 7 days.
-    url_expiry_seconds: int = Field(default=3600, alias="IMAGE_URL_EXPIRY_SECONDS", ge=60, le=4 * 24 * 3600)
+    url_expiry_seconds: int = Field(
+        default=defaults.IMAGE_URL_EXPIRY_SECONDS, alias="IMAGE_URL_EXPIRY_SECONDS", ge=60, le=4 * 24 * 3600
+    )
 
 
 class ImageSettings(EnvSettings):

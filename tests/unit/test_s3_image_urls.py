@@ -128,3 +128,21 @@ def test_given_session_credentials_when_a_url_is_made_then_it_carries_their_toke
     storage = S3ImageStorage("bucket", session=_session(token="lambda-role-token"), clock=FixedClock())
 
     assert _query(storage.url_for(KEY))["X-Amz-Security-Token"] == "lambda-role-token"
+
+
+def test_given_the_deployments_settings_when_storage_is_made_from_them_then_urls_live_the_configured_lifetime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every function's storage comes from its settings: status, cancel and retry answer URLs alike.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = StorageSettings.from_env({"IMAGES_BUCKET": "storyimages-images", "IMAGE_URL_EXPIRY_SECONDS": "7200"})
+
+    url = S3ImageStorage.from_settings(settings).url_for(KEY)
+
+    assert _query(url)["X-Amz-Expires"] == str(7200 + 3600)
+    assert urlsplit(url).path.endswith(KEY)

@@ -66,17 +66,7 @@ export class FakeStoryImagesApi {
     const skipped = slides.filter((s) => s === "skipped").length;
     const queued = slides.filter((s) => s === "queued").length;
     const finished = completed + errors + skipped;
-    const derived: JobStatus =
-      status ??
-      (finished < slides.length
-        ? slides.some((s) => s !== "pending")
-          ? "generating"
-          : "pending"
-        : errors === slides.length
-          ? "failed"
-          : errors > 0
-            ? "completed_with_errors"
-            : "completed");
+    const derived = status ?? derivedStatus(slides);
     const overallProgress = Math.round((100 * finished) / slides.length);
     const now = new Date((this.clock += 1_000)).toISOString();
     const slideJobs: SlideJob[] = slides.map((slideStatus, index) => ({
@@ -270,6 +260,16 @@ export class FakeStoryImagesApi {
     this.jobs.set(job.masterJob.jobId, retried);
     return json(202, { success: true, data: retried });
   }
+}
+
+/** How the API reads a run from its slides: ended once none is waiting, failed when none has an image. */
+function derivedStatus(slides: SlideStatus[]): JobStatus {
+  if (slides.some((s) => !FINISHED_SLIDE.has(s))) {
+    return slides.every((s) => s === "pending") ? "pending" : "generating";
+  }
+  const errors = slides.filter((s) => s === "failed").length;
+  if (errors === slides.length) return "failed";
+  return errors > 0 ? "completed_with_errors" : "completed";
 }
 
 function json(status: number, body: unknown): Response {

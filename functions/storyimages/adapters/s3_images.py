@@ -13,11 +13,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from storyimages import defaults
 from storyimages.adapters.clock import SystemClock
 from storyimages.domain.ports import Clock
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
+
+    from storyimages.settings import StorageSettings
 
 # A slide's image is written once at its key and never replaced (the put is conditional), so a
 # browser may keep it; `private`: the URL is a user's, not for shared caches.
@@ -41,7 +44,7 @@ class S3ImageStorage:
         *,
         client: Any = None,
         session: Any = None,
-        url_expiry_seconds: int = 3600,
+        url_expiry_seconds: int = defaults.IMAGE_URL_EXPIRY_SECONDS,
         clock: Clock | None = None,
     ) -> None:
         """`url_expiry_seconds`: every URL handed out stays valid at least this long. `session`
@@ -56,6 +59,12 @@ class S3ImageStorage:
         self._signed_for = url_expiry_seconds + self._window
         if self._window < 1 or self._signed_for > MAX_PRESIGNED_SECONDS:
             raise ValueError(f"an image URL lifetime of {url_expiry_seconds} s cannot be signed")
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> S3ImageStorage:
+        """The deployment's bucket and URL lifetime: every function that answers image URLs
+        (status, cancel, retry) answers them alike."""
+        return cls(settings.bucket, url_expiry_seconds=settings.url_expiry_seconds)
 
     @cached_property
     def _session(self) -> Any:

@@ -24,7 +24,7 @@ from storyimages.handlers.task_events import ImageWorkMessage
 from storyimages.settings import FirestoreSettings, OpenAISettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
-storage = S3ImageStorage(StorageSettings.from_env().bucket)
+storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 images = OpenAIImageGenerator(OpenAISettings.from_env())
 tasks = StepFunctionsTaskReports()
 processor = BatchProcessor(event_type=EventType.SQS)

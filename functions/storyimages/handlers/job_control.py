@@ -31,9 +31,7 @@ from storyimages.settings import (
 settings = StartSettings.from_env()
 config = settings.generation(ImageSettings.from_env())
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
-storage_settings = StorageSettings.from_env()
-# Cancel and retry answer image URLs too: the same ones, as long-lived, as the status route's.
-storage = S3ImageStorage(storage_settings.bucket, url_expiry_seconds=storage_settings.url_expiry_seconds)
+storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 workflow = StepFunctionsWorkflow(settings.state_machine_arn)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()

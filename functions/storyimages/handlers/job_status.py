@@ -18,9 +18,8 @@ from storyimages.api.schemas import JOB_ID_PATTERN, JobStatusResponse
 from storyimages.domain.job_status import get_job_status
 from storyimages.settings import ApiSettings, FirestoreSettings, StorageSettings
 
-storage_settings = StorageSettings.from_env()
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
-storage = S3ImageStorage(storage_settings.bucket, url_expiry_seconds=storage_settings.url_expiry_seconds)
+storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 logger = Logger()
 app = api_resolver(ApiSettings.from_env())
 

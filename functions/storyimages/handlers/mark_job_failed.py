@@ -16,7 +16,7 @@ from storyimages.handlers.task_events import JobFailureTask
 from storyimages.settings import FirestoreSettings, NotifierSettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
-storage = S3ImageStorage(StorageSettings.from_env().bucket)
+storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
 logger = Logger()
 

@@ -16,7 +16,7 @@ from storyimages.handlers.task_events import SlideFailureTask
 from storyimages.settings import FirestoreSettings, StorageSettings
 
 jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
-storage = S3ImageStorage(StorageSettings.from_env().bucket)
+storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 logger = Logger()
 
 

@@ -58,7 +58,7 @@ export function useMasterJobStatus(
 }
 
 /** Milliseconds until the next poll, or false to stop. */
-export function nextPoll(
+function nextPoll(
   query: Query<JobStatusData, StoryImagesError, JobStatusData, readonly string[]>,
   interval: number,
   maxBackoff: number,

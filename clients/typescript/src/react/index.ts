@@ -4,7 +4,6 @@ export {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_POLL_INTERVAL_MS,
   type MasterJobStatusOptions,
-  nextPoll,
   storyImagesKeys,
   useCancelGeneration,
   useGenerateAllImagesAutomatically,
