@@ -280,10 +280,13 @@ def test_given_an_input_so_broken_that_even_the_last_resort_fails_when_it_runs_t
 def test_given_a_running_execution_stopped_from_the_console_when_it_ends_then_the_job_reads_cancelled(
     stack, new_story, images
 ) -> None:
-    # Given a job whose first image is being drawn
+    # Given a job whose first image is being drawn: held at the Images server, so that releasing
+    # it below lets the task answer at once (a request arriving after the release was held its
+    # full 30 s, past the wait for the job's end, when the worker cold-started slowly)
     images.set_faults([{"kind": "slow", "seconds": 30}])
     job_id = start_job(stack, new_story(3))
     job_when(stack, job_id, lambda job: job.slide(1).status is SlideStatus.GENERATING)
+    wait_until(lambda: images.holding() >= 1, "the first image held")
 
     # When someone stops its execution from the Step Functions console
     stack.aws.client("stepfunctions").stop_execution(
