@@ -32,6 +32,24 @@ def test_given_retry_settings_when_rendered_then_they_become_integers_in_every_r
 
 
 @pytest.mark.parametrize("name", definition.STATE_MACHINES)
+def test_every_task_names_a_retry_policy_and_gets_that_policy_written_in(name: str) -> None:
+    written = states_of(json.loads(definition.asl_path(name).read_text()))
+    tasks = states_of(rendered(name, StoreRetryMaxAttempts=11))
+
+    assert {s for s, state in written.items() if state["Type"] == "Task"} == {
+        s for s in written if "Retry" in written[s]
+    }
+    for state in (s for s in written if "Retry" in written[s]):
+        # Each list is written once, in definition.RETRY_POLICIES, not copied into the file.
+        policy = re.fullmatch(r"\$\{(\w+)\}", written[state]["Retry"])
+        assert policy and policy.group(1) in definition.RETRY_POLICIES, state
+        retry = tasks[state]["Retry"]
+        assert len(retry) == len(definition.RETRY_POLICIES[policy.group(1)]), state
+        assert all(isinstance(r["IntervalSeconds"], int) and isinstance(r["MaxAttempts"], int) for r in retry), state
+        assert all(r["MaxAttempts"] == 11 for r in retry if "StoreUnavailable" in r["ErrorEquals"]), state
+
+
+@pytest.mark.parametrize("name", definition.STATE_MACHINES)
 def test_given_arns_when_rendered_then_every_placeholder_is_filled(name: str) -> None:
     arns = {
         placeholder: f"arn:aws:lambda:us-east-1:1:function:{placeholder}" for placeholder in definition.TASK_FUNCTIONS
