@@ -41,6 +41,10 @@ RATE_LIMIT_HOLD_SECONDS = 60
 # The least time an image URL in an answer stays valid.
 IMAGE_URL_EXPIRY_SECONDS = 3600
 
+# The longest a Lambda keeps using a secret it read (the webhook signing secret, the OpenAI key,
+# the Firebase service account) before reading it again: how long a rotation takes to be seen.
+SECRET_MAX_AGE_SECONDS = 300
+
 # The image function's timeout.
 IMAGE_TIMEOUT_SECONDS = 300
 IMAGE_STORE_SECONDS = 30

@@ -1,14 +1,15 @@
-"""The Firestore client: a service account from Secrets Manager in AWS, anonymous on an emulator."""
+"""The Firestore client: a service account from Secrets Manager in AWS (followed when rotated),
+anonymous on an emulator."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from firebase_admin import credentials, firestore
 
-from storyimages.adapters.firebase_app import AnonymousCredential, firebase_app
+from storyimages.adapters.firebase_app import AnonymousCredential, RotatingServiceAccount, firebase_app
 from storyimages.adapters.secrets import secret_string
 from storyimages.settings import FirestoreSettings
 
@@ -21,7 +22,7 @@ def firestore_client(settings: FirestoreSettings) -> Any:
         if settings.emulator_host:
             return AnonymousCredential()
         assert settings.credentials_secret_id  # FirestoreSettings insists on one of the two
-        return credentials.Certificate(json.loads(secret_string(settings.credentials_secret_id)))
+        return RotatingServiceAccount(partial(secret_string, settings.credentials_secret_id))
 
     return firestore.client(firebase_app(APP_NAME, settings.project_id, credential))
 

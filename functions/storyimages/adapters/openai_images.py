@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
-from functools import cached_property
+from collections.abc import Callable, Mapping
+from functools import cached_property, partial
 from typing import Any
 
 import openai
@@ -35,10 +35,12 @@ class OpenAIImageGenerator:
             return self._injected
         settings = self._settings
         if settings.api_key is not None:
-            key = settings.api_key.get_secret_value()
+            key: str | Callable[[], str] = settings.api_key.get_secret_value()
         else:
             assert settings.api_key_secret_id  # OpenAISettings insists on one of the two
-            key = secret_string(settings.api_key_secret_id)
+            # The SDK asks a callable key before each request: a rotated key is used within the
+            # secret's max age, by the same client.
+            key = partial(secret_string, settings.api_key_secret_id)
         return openai.OpenAI(
             api_key=key,
             base_url=settings.base_url,
