@@ -16,6 +16,7 @@ from infra.config import StackConfig
 from statemachine.definition import TASK_FUNCTIONS
 from storyimages import defaults
 from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES
+from storyimages.business_metrics import NAMESPACE as METRICS_NAMESPACE
 
 SERVICE_NAME = "storyimages"
 MEMORY_MB = 512  # the image function mostly waits on OpenAI and passes bytes through
@@ -70,6 +71,10 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
     common: dict[str, str | Reference] = {
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        # Traces keep timings, errors and annotations, not what functions return: answers hold
+        # signed image URLs and the stories' text.
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "STORYIMAGES_ENV": config.environment,
         "FIREBASE_PROJECT_ID": config.firebase_project_id,
     }

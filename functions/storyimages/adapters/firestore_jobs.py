@@ -32,6 +32,7 @@ from google.api_core.exceptions import AlreadyExists
 
 from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
 from storyimages.adapters.firestore_errors import call_options, translated
+from storyimages.business_metrics import Metric
 from storyimages.defaults import FIRESTORE_TASK_DEADLINE_SECONDS
 from storyimages.domain.errors import ClaimConflict
 from storyimages.domain.idempotency import RETENTION, IdempotencyRecord
@@ -51,6 +52,7 @@ from storyimages.domain.jobs import (
     slide_job_id,
 )
 from storyimages.domain.story_lock import LockHolder
+from storyimages.observability import count_by, tracer
 from storyimages.settings import FirestoreSettings
 
 
@@ -108,6 +110,7 @@ class FirestoreJobStore:
         except AlreadyExists as exc:
             raise ClaimConflict("a concurrent request claimed this first") from exc
 
+    @tracer.capture_method
     @translated
     def create_job(
         self, job: MasterJob, slide_jobs: Sequence[SlideJob], *, idempotency: IdempotencyRecord | None = None
@@ -123,6 +126,7 @@ class FirestoreJobStore:
             )
         self._commit_claiming(batch)
 
+    @tracer.capture_method
     @translated
     def get_job(self, job_id: str) -> MasterJob | None:
         if reserved_id(job_id):
@@ -130,6 +134,7 @@ class FirestoreJobStore:
         snapshot = self._ref(job_id).get(**self._call)
         return _master_or_none(snapshot.to_dict() if snapshot.exists else None)
 
+    @tracer.capture_method
     @translated
     def get_slide_work(self, job_id: str, slide_number: int) -> tuple[MasterJob | None, SlideJob | None]:
         if reserved_id(job_id):
@@ -139,6 +144,7 @@ class FirestoreJobStore:
         master, slide = _master_or_none(found.get(master_ref.id)), found.get(slide_ref.id)
         return master, slide_from_document(slide) if master and slide else None
 
+    @tracer.capture_method
     @translated
     def current_lock(self, story_id: str) -> LockHolder | None:
         query = self._claims(story_id).order_by("seq", direction="DESCENDING").limit(1)
@@ -148,6 +154,7 @@ class FirestoreJobStore:
         claim = latest[0].to_dict()
         return LockHolder(story_id, claim["seq"], claim["masterJobId"], released=claim["released"])
 
+    @tracer.capture_method
     @translated
     def get_idempotency(self, key_id: str) -> IdempotencyRecord | None:
         snapshot = self._db.collection(self._idempotency).document(key_id).get(**self._call)
@@ -158,20 +165,24 @@ class FirestoreJobStore:
             key_id, record["ownerId"], record["requestHash"], record["masterJobId"], record["createdAt"]
         )
 
+    @tracer.capture_method
     @translated
     def remember_idempotency(self, record: IdempotencyRecord) -> None:
         batch = self._db.batch()
         batch.create(self._db.collection(self._idempotency).document(record.key_id), idempotency_document(record))
         self._commit_claiming(batch)
 
+    @tracer.capture_method
     @translated
     def forget_idempotency(self, key_id: str) -> None:
         self._db.collection(self._idempotency).document(key_id).delete(**self._call)
 
+    @tracer.capture_method
     @translated
     def mark_slide_queued(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(job_id, slide_number, at, {"status": SlideStatus.QUEUED.value, "queuedAt": at})
 
+    @tracer.capture_method
     @translated
     def mark_slide_generating(self, job_id: str, slide_number: int, at: datetime) -> None:
         self._commit_slide(
@@ -182,6 +193,7 @@ class FirestoreJobStore:
             master_fields={"currentSlide": slide_number},
         )
 
+    @tracer.capture_method
     @translated
     def mark_slide_completed(
         self, job_id: str, slide_number: int, image_key: str, at: datetime, *, as_reference: bool
@@ -195,6 +207,7 @@ class FirestoreJobStore:
             master_fields=reference,
         )
 
+    @tracer.capture_method
     @translated
     def mark_slide_failed(self, job_id: str, slide_number: int, error: JobError, at: datetime) -> None:
         self._commit_slide(
@@ -204,6 +217,7 @@ class FirestoreJobStore:
             {"status": SlideStatus.FAILED.value, "error": error_document(error), "completedAt": at},
         )
 
+    @tracer.capture_method
     @translated
     def end_run(self, job: MasterJob, ending: RunEnding, *, images: Mapping[int, str]) -> RunEnding:
         at = ending.at
@@ -233,13 +247,17 @@ class FirestoreJobStore:
             held: RunEnding | None = self.get_ending(job.job_id, ending.run)
             assert held is not None, "an ending that exists reads back"
             return held
+        # Counted where it is decided: whichever of a run's enders wins, only its claim lands here.
+        count_by(Metric.JOBS_ENDED, ending.status.value)
         return ending
 
+    @tracer.capture_method
     @translated
     def get_ending(self, job_id: str, run: int) -> RunEnding | None:
         snapshot = self._ending_ref(job_id, run).get(**self._call)
         return ending_from_document(snapshot.to_dict()) if snapshot.exists else None
 
+    @tracer.capture_method
     @translated
     def restart_slides(self, job: MasterJob, slides: Sequence[int], *, run: int, lock_seq: int, at: datetime) -> None:
         batch = self._db.batch()
@@ -268,6 +286,7 @@ class FirestoreJobStore:
         batch.update(self._ref(job.job_id), master_update)
         self._commit_claiming(batch)
 
+    @tracer.capture_method
     @translated
     def record_webhook(self, job_id: str, outcome: WebhookOutcome) -> None:
         self._ref(job_id).update({"webhook": webhook_document(outcome)}, **self._call)

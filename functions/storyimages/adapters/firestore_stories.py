@@ -9,6 +9,7 @@ from typing import Any
 from storyimages.adapters.firestore_client import ClientFactory, firestore_client, reserved_id
 from storyimages.adapters.firestore_errors import call_options, store_errors
 from storyimages.defaults import FIRESTORE_TASK_DEADLINE_SECONDS
+from storyimages.observability import tracer
 from storyimages.settings import FirestoreSettings
 
 
@@ -36,6 +37,7 @@ class FirestoreStories:
     def _db(self) -> Any:
         return self._client_factory()
 
+    @tracer.capture_method
     def get_story(self, story_id: str) -> Mapping[str, Any] | None:
         if reserved_id(story_id):
             return None

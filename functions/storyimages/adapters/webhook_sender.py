@@ -14,6 +14,7 @@ import urllib3
 
 from storyimages.domain.errors import WebhookDeliveryFailed
 from storyimages.domain.ports import WebhookRequest, WebhookTarget
+from storyimages.observability import tracer
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0, total=15.0)
 MAX_ANSWER_BYTES = 4096
@@ -23,6 +24,7 @@ class PinnedWebhookSender:
     def __init__(self, timeout: urllib3.Timeout = TIMEOUT) -> None:
         self._timeout = timeout
 
+    @tracer.capture_method
     def send(self, request: WebhookRequest) -> int:
         target, failure = request.target, "no address"
         for address in target.addresses:

@@ -26,6 +26,9 @@ class SlideOutcome:
     used_reference: bool = False
     became_reference: bool = False
     reused: bool = False
+    recorded_now: bool = False  # this call recorded the slide's end (not a repeat finding it done)
+    queued_seconds: float | None = None  # from joining the image queue to this attempt taking it
+    image_seconds: float | None = None  # the image service's time for this image
 
 
 def queue_slide(job_id: str, slide_number: int, *, jobs: JobStore, clock: Clock) -> SlideOutcome:
@@ -63,16 +66,25 @@ def generate_slide_image(
 
     key = image_key(job, slide_number)
     reference_key = _reference_for(job, slide_number)
+    taken_at = clock.now()
+    queued_seconds = (
+        (taken_at - state.queued_at).total_seconds()
+        if state.status is SlideStatus.QUEUED and state.queued_at is not None
+        else None
+    )
     if state.status is not SlideStatus.GENERATING:
-        jobs.mark_slide_generating(job_id, slide_number, clock.now())
+        jobs.mark_slide_generating(job_id, slide_number, taken_at)
 
     # One HEAD per slide: an attempt that stored the image but could not record it (the job
     # store was down, the function timed out) must not pay for it again.
     reused = storage.exists(key)
+    image_seconds = None
     if not reused:
         reference = storage.get(reference_key) if reference_key else None
         prompt = image_prompt(slide_job.prompt, with_reference=reference is not None)
+        asked_at = clock.now()
         image = images.generate(ImageRequest(prompt=prompt, spec=job.image, reference=reference))
+        image_seconds = (clock.now() - asked_at).total_seconds()
         storage.put(key, image.data, job.image.content_type)
 
     # The first slide that succeeds is the reference; normally that is the first slide, but
@@ -87,6 +99,9 @@ def generate_slide_image(
         used_reference=reference_key is not None,
         became_reference=becomes_reference,
         reused=reused,
+        recorded_now=True,
+        queued_seconds=queued_seconds,
+        image_seconds=image_seconds,
     )
 
 
@@ -104,10 +119,16 @@ def record_slide_failure(
         becomes_reference = job.use_character_consistency and job.reference_image_key is None
         jobs.mark_slide_completed(job_id, slide_number, key, clock.now(), as_reference=becomes_reference)
         return SlideOutcome(
-            job_id, slide_number, SlideStatus.COMPLETED, key, became_reference=becomes_reference, reused=True
+            job_id,
+            slide_number,
+            SlideStatus.COMPLETED,
+            key,
+            became_reference=becomes_reference,
+            reused=True,
+            recorded_now=True,
         )
     jobs.mark_slide_failed(job_id, slide_number, error, clock.now())
-    return SlideOutcome(job_id, slide_number, SlideStatus.FAILED, None)
+    return SlideOutcome(job_id, slide_number, SlideStatus.FAILED, None, recorded_now=True)
 
 
 def _reference_for(job: MasterJob, slide_number: int) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerResponse,
     APIGatewayAuthorizerTokenEvent,
@@ -17,10 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from storyimages.adapters.firebase_tokens import FirebaseTokenVerifier
 from storyimages.domain.errors import Unauthorized
 from storyimages.domain.identity import authenticate
+from storyimages.observability import logger, metrics, tracer
 from storyimages.settings import AuthSettings
 
 verifier = FirebaseTokenVerifier(AuthSettings.from_env())
-logger = Logger()
 
 
 class ApiGatewayUnauthorized(Exception):
@@ -31,6 +30,8 @@ class ApiGatewayUnauthorized(Exception):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerTokenEvent(event)
     try:

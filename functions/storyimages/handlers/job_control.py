@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
@@ -19,6 +19,7 @@ from storyimages.api.routes import CANCEL_PATH, RETRY_PATH
 from storyimages.api.schemas import JOB_ID_PATTERN, JobStatusResponse
 from storyimages.domain.job_control import cancel_job, retry_failed_slides
 from storyimages.domain.job_status import job_view
+from storyimages.observability import about_job, logger, metrics, tracer
 from storyimages.settings import (
     ApiSettings,
     FirestoreSettings,
@@ -34,7 +35,6 @@ jobs = FirestoreJobStore.from_settings(FirestoreSettings.from_env())
 storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 workflow = StepFunctionsWorkflow(settings.state_machine_arn)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
-logger = Logger()
 app = api_resolver(ApiSettings.from_env())
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 
@@ -59,6 +59,7 @@ JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
     },
 )
 def cancel(masterJobId: JobId) -> JobStatusResponse:
+    about_job(masterJobId)
     job = cancel_job(
         masterJobId,
         caller_of(app.current_event.raw_event),
@@ -68,7 +69,7 @@ def cancel(masterJobId: JobId) -> JobStatusResponse:
         notifier=notifier,
         clock=SystemClock(),
     )
-    logger.info("job cancelled", masterJobId=job.job_id)
+    logger.info("job cancelled", run=job.run)
     return JobStatusResponse.of(job_view(job, storage))
 
 
@@ -87,6 +88,7 @@ def cancel(masterJobId: JobId) -> JobStatusResponse:
     },
 )
 def retry(masterJobId: JobId) -> tuple[JobStatusResponse, int]:
+    about_job(masterJobId)
     job = retry_failed_slides(
         masterJobId,
         caller_of(app.current_event.raw_event),
@@ -97,10 +99,13 @@ def retry(masterJobId: JobId) -> tuple[JobStatusResponse, int]:
         clock=SystemClock(),
         config=config,
     )
-    logger.info("job retried", masterJobId=job.job_id, run=job.run)
+    about_job(job.job_id, run=job.run)
+    logger.info("job retried")
     return JobStatusResponse.of(job_view(job, storage)), 202
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

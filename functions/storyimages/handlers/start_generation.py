@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storyimages.adapters.clock import SystemClock
@@ -19,7 +19,9 @@ from storyimages.api.openapi import STORE_UNAVAILABLE, error_responses, success,
 from storyimages.api.resolver import api_resolver
 from storyimages.api.routes import START_PATH
 from storyimages.api.schemas import StartRequest, StartResponse
+from storyimages.business_metrics import Metric
 from storyimages.domain.start_generation import start_generation
+from storyimages.observability import about_job, count, logger, metrics, tracer
 from storyimages.settings import (
     ApiSettings,
     FirestoreSettings,
@@ -38,7 +40,6 @@ jobs = FirestoreJobStore.from_settings(firestore)
 storage = S3ImageStorage.from_settings(StorageSettings.from_env())
 workflow = StepFunctionsWorkflow(settings.state_machine_arn)
 notifier = StepFunctionsNotifier.for_state_machine(NotifierSettings.from_env().state_machine_arn)
-logger = Logger()
 app = api_resolver(ApiSettings.from_env())
 
 
@@ -78,15 +79,19 @@ def start(
         clock=SystemClock(),
         config=config,
     )
+    about_job(started.master_job_id)
+    if started.created:
+        count(Metric.JOBS_STARTED)
     logger.info(
         "generation requested",
-        masterJobId=started.master_job_id,
         jobCreated=started.created,
         alreadyRunning=started.already_running,
     )
     return StartResponse.of(started), 202 if started.created else 200
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

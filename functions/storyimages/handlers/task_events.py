@@ -21,14 +21,13 @@ class RunTask(TaskEvent):
     run: int | None = Field(default=None, ge=0)
 
 
-class SlideTask(TaskEvent):
+class SlideTask(RunTask):
     slide_number: int = Field(alias="slideNumber", ge=1)
 
 
 class ImageWorkMessage(SlideTask):
     """A message of the image queue: a slide task plus the token of the workflow task waiting on it."""
 
-    run: int | None = Field(default=None, ge=0)
     task_token: str = Field(alias="taskToken", min_length=1)
 
 
