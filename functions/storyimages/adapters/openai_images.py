@@ -21,6 +21,7 @@ from storyimages.domain.errors import (
     ImageTimedOut,
 )
 from storyimages.domain.ports import GeneratedImage, ImageRequest
+from storyimages.observability import tracer
 from storyimages.settings import OpenAISettings
 
 
@@ -48,6 +49,7 @@ class OpenAIImageGenerator:
             max_retries=settings.max_retries,
         )
 
+    @tracer.capture_method
     def generate(self, request: ImageRequest) -> GeneratedImage:
         spec = request.spec
         common: dict[str, Any] = {
