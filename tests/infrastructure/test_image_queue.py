@@ -141,7 +141,7 @@ def test_alarms_watch_the_oldest_slide_waiting_and_the_image_dead_letters(templa
         return [
             a
             for a in alarms
-            if a["MetricName"] == metric
+            if a.get("MetricName") == metric
             and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_logical_id, "QueueName"]}}]
         ]
 
@@ -154,7 +154,7 @@ def test_alarms_watch_the_oldest_slide_waiting_and_the_image_dead_letters(templa
     (worker_throttles,) = [
         a
         for a in alarms
-        if a["MetricName"] == "Throttles"
+        if a.get("MetricName") == "Throttles"
         and a["Dimensions"][0]["Value"] == {"Ref": function(template, "GenerateSlideImage")[0]}
     ]
     assert (worker_throttles["Threshold"], worker_throttles["EvaluationPeriods"]) == (10, 3)

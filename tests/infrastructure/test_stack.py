@@ -229,7 +229,7 @@ def test_every_log_group_keeps_logs_for_the_configured_time(template) -> None:
 
 def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
-    watched = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    watched = {(a.get("Namespace"), a.get("MetricName")) for a in alarms}
 
     assert {
         ("AWS/States", "ExecutionsFailed"),
@@ -237,7 +237,7 @@ def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
         ("AWS/Lambda", "Throttles"),
         ("AWS/ApiGateway", "5XXError"),
     } <= watched
-    assert sum(a["MetricName"] == "Errors" for a in alarms) == len(resources(template, "AWS::Lambda::Function"))
+    assert sum(a.get("MetricName") == "Errors" for a in alarms) == len(resources(template, "AWS::Lambda::Function"))
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched  # the abandoned-job events' dead letters
     assert all(a["AlarmActions"] for a in alarms)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
@@ -245,11 +245,11 @@ def test_alarms_watch_executions_errors_throttles_and_api_5xx(template) -> None:
 
 def test_retried_errors_alarm_only_when_they_last_and_the_others_at_once(template) -> None:
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
-    errors = {(a["Threshold"], a["EvaluationPeriods"]) for a in alarms if a["MetricName"] == "Errors"}
+    errors = {(a["Threshold"], a["EvaluationPeriods"]) for a in alarms if a.get("MetricName") == "Errors"}
 
     assert errors == {(1, 1), (10, 3)}
     # Only the webhook function raises on purpose; the image worker answers failures to the task.
-    (sustained,) = [a for a in alarms if a["MetricName"] == "Errors" and a["Threshold"] == 10]
+    (sustained,) = [a for a in alarms if a.get("MetricName") == "Errors" and a["Threshold"] == 10]
     assert sustained["Dimensions"][0]["Value"]["Ref"] == function(template, "DeliverWebhook")[0]
 
 
