@@ -4,9 +4,10 @@ refused in a burst, webhooks given up on, 5xx from the start route), sent to an 
 e-mail address when configured), and one dashboard.
 
 Hand-written rather than cdk-monitoring-constructs (10.3.3 would fit aws-cdk-lib 2.275: it asks
-for >=2.160): a dozen alarms and one dashboard read plainly in CDK's own CloudWatch constructs,
-whose every alarm the tests can name, while the library would add a jsii dependency, its own
-naming of alarms and widgets, and defaults to review for a few custom metrics. The business
+for >=2.160): the alarms (one or a few per resource, four on business metrics) and one dashboard
+read plainly in CDK's own CloudWatch constructs, whose every alarm the tests can name, while the
+library would add a jsii dependency, its own naming of alarms and widgets, and defaults to review
+for a few custom metrics. The business
 metrics' names, namespace and dimensions come from `storyimages.business_metrics`, which the
 functions emit by."""
 
