@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -62,7 +62,13 @@ class DeploymentSettings(EnvSettings):
 
 
 class AuthSettings(DeploymentSettings):
+    # Where Firebase Auth publishes the certificates of the keys that sign ID tokens.
+    FIREBASE_CERTS_URL: ClassVar[str] = (
+        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    )
+
     project_id: str = Field(alias="FIREBASE_PROJECT_ID", min_length=1)
+    # Local mode only: the local stack's certificates, for the development tokens it signs.
     local_certs_url: str | None = Field(default=None, alias="AUTH_LOCAL_CERTS_URL")
     clock_skew_seconds: int = Field(default=0, alias="AUTH_CLOCK_SKEW_SECONDS", ge=0, le=60)
     auth_emulator_host: str | None = Field(default=None, alias="FIREBASE_AUTH_EMULATOR_HOST")
@@ -70,11 +76,17 @@ class AuthSettings(DeploymentSettings):
     @model_validator(mode="after")
     def _only_signed_tokens(self) -> Self:
         if self.auth_emulator_host:
-            # firebase-admin accepts unsigned tokens when this is set: never, anywhere.
+            # firebase-admin accepts unsigned tokens when this is set: never, anywhere (the authorizer no
+            # longer uses firebase-admin, but no other code may take it as a switch either).
             raise ValueError("FIREBASE_AUTH_EMULATOR_HOST is refused: it makes firebase-admin accept unsigned tokens")
         if self.local_certs_url:
             self.require_local("AUTH_LOCAL_CERTS_URL")
         return self
+
+    @property
+    def certs_url(self) -> str:
+        """The certificates ID tokens are verified against: Firebase's, or in local mode the local stack's."""
+        return self.local_certs_url or self.FIREBASE_CERTS_URL
 
 
 class ApiSettings(EnvSettings):
