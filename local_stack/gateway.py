@@ -9,7 +9,16 @@ API Gateway's own errors as the stack's gateway responses.
 It also serves the local stack's development identities under /_local/auth/ (never part of
 the API in AWS): the certificates the authorizer trusts in local mode, and tokens for a uid; and,
 given an AppPage, the progress page at `/` and the stories it offers (`local_stack.app_page`).
-README "The local stack" lists where it still differs from API Gateway."""
+README "The local stack" lists where it still differs from API Gateway.
+
+Tracing is on, as the stage's (TracingEnabled): each API request is in the trace its
+X-Amzn-Trace-Id header names (its Root, its Parent, its Sampled decision if it made one), or in a
+new, sampled trace; the event's X-Amzn-Trace-Id header has that Root when the client sent none,
+both Lambda invocations (the authorizer's and the route's) carry the trace with the stage's
+segment as their Parent, and the answer has X-Amzn-Trace-Id `Root=...;Sampled=...`. Given an X-Ray
+daemon (`xray_daemon_address`), the gateway sends it the request's AWS::ApiGateway::Stage segment
+(method, URL, status; error, throttle or fault) once it has answered; X-Ray's sampling rules
+(1 a second and 5 % of the rest) are not applied: every new trace is sampled."""
 
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ from infra.function_catalogue import function_name
 from local_stack.app_page import AppPage
 from local_stack.identity import DevIdentities
 from local_stack.lambda_runtime import ACCOUNT, REGION, InvokeRefused, LambdaRuntime
+from local_stack.xray_daemon import TraceHeader, new_entity_id, new_trace_id, send_document
 from storyimages.api.routes import ROUTES, Route
 
 STAGE = "local"
@@ -46,6 +56,8 @@ AUTHORIZER_FUNCTION = function_name("Authorizer")
 CERTS_PATH = "/_local/auth/certs"
 TOKEN_PATH = "/_local/auth/token"
 RAW_HEADERS = "storyimages.raw_headers"
+TRACE_HEADER = "X-Amzn-Trace-Id"
+STAGE_ORIGIN = "AWS::ApiGateway::Stage"
 
 
 class RawHeadersRequestHandler(WSGIRequestHandler):
@@ -103,8 +115,10 @@ class Gateway:
         identities: DevIdentities | None = None,
         cors_origins: Sequence[str] = (),
         page: AppPage | None = None,
+        xray_daemon_address: str | None = None,
     ) -> None:
         self._lambdas = lambdas
+        self.xray_daemon_address = xray_daemon_address  # where the stage segments go (None: nowhere)
         self._page = page
         self._routes = [(route, _pattern(route)) for route in routes]
         self._resources = _resource_patterns(routes)
@@ -127,13 +141,23 @@ class Gateway:
             return self._page.respond(request)
         request_id, extended_id = str(uuid.uuid4()), base64.b64encode(secrets.token_bytes(11)).decode()
         deadline = time.monotonic() + rest_api.INTEGRATION_TIMEOUT_SECONDS
-        response = self._api(request, request_id, extended_id, deadline)
+        began = time.time()
+        caller = TraceHeader.parse(last_header(sent_headers(request), TRACE_HEADER))
+        sampled = True if caller is None or caller.sampled is None else caller.sampled
+        trace = TraceHeader(caller.root if caller else new_trace_id(), new_entity_id(), sampled)
+        response = self._api(request, request_id, extended_id, deadline, trace)
         # What API Gateway puts on every answer of a REST API.
         response.headers["x-amzn-RequestId"] = request_id
         response.headers["x-amz-apigw-id"] = extended_id
+        response.headers[TRACE_HEADER] = str(TraceHeader(trace.root, sampled=trace.sampled))
+        if self.xray_daemon_address and trace.sampled:
+            segment = stage_segment(request, response.status_code, trace, caller, request_id, began, time.time())
+            send_document(self.xray_daemon_address, segment)
         return response
 
-    def _api(self, request: Request, request_id: str, extended_id: str, deadline: float) -> Response:
+    def _api(
+        self, request: Request, request_id: str, extended_id: str, deadline: float, trace: TraceHeader
+    ) -> Response:
         path = raw_path(request)
         if request.method == "OPTIONS" and self.cors_origins and any(p.match(path) for p in self._resources):
             return self._preflight(request)
@@ -147,7 +171,7 @@ class Gateway:
         raw = request.get_data(cache=False)
         if len(raw) > rest_api.MAX_PAYLOAD_BYTES:
             return self._gateway_error(request, "REQUEST_TOO_LARGE", 413)
-        authorized = self._authorize(request, route, path)
+        authorized = self._authorize(request, route, path, str(trace))
         if isinstance(authorized, Response):
             return authorized
         event = proxy_event(
@@ -158,8 +182,9 @@ class Gateway:
             authorizer=authorized,
             request_id=request_id,
             extended_request_id=extended_id,
+            trace_id=trace.root,
         )
-        answered = self._integrate(function_name(route.function), event, deadline)
+        answered = self._integrate(function_name(route.function), event, deadline, str(trace))
         if answered is None:
             return self._gateway_error(request, "INTEGRATION_TIMEOUT", rest_api.INTEGRATION_TIMEOUT_STATUS)
         if isinstance(answered, InvokeRefused):  # the Lambda API refused the call
@@ -173,7 +198,7 @@ class Gateway:
         return response
 
     def _integrate(
-        self, function: str, event: dict[str, Any], deadline: float
+        self, function: str, event: dict[str, Any], deadline: float, trace_header: str
     ) -> tuple[Any, str | None] | InvokeRefused | None:
         """The Lambda's answer, or None past the integration timeout (counted from the request's
         arrival, cold start included); as in AWS, the invocation itself runs on."""
@@ -181,7 +206,7 @@ class Gateway:
 
         def invoke() -> None:
             try:
-                payload, error_type, _ = self._lambdas.invoke(function, event)
+                payload, error_type, _ = self._lambdas.invoke(function, event, trace_header=trace_header)
                 answer.set_result((payload, error_type))
             except InvokeRefused as refused:
                 answer.set_result(refused)
@@ -204,7 +229,7 @@ class Gateway:
             response.headers[name] = value
         return response
 
-    def _authorize(self, request: Request, route: Route, path: str) -> dict[str, Any] | Response:
+    def _authorize(self, request: Request, route: Route, path: str, trace_header: str) -> dict[str, Any] | Response:
         """What API Gateway does with the TOKEN authorizer the stack configures: a missing token,
         or one the identity validation expression refuses, is 401 without invoking it."""
         token = last_header(sent_headers(request), rest_api.IDENTITY_HEADER) or ""
@@ -222,7 +247,7 @@ class Gateway:
         else:
             event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
             try:
-                payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event)
+                payload, error_type, _ = self._lambdas.invoke(AUTHORIZER_FUNCTION, event, trace_header=trace_header)
             except InvokeRefused:
                 return self._gateway_error(request, "AUTHORIZER_FAILURE", rest_api.AUTHORIZER_FAILURE_STATUS)
             if error_type is not None:
@@ -345,16 +370,18 @@ def proxy_event(
     authorizer: dict[str, Any] | None,
     request_id: str | None = None,
     extended_request_id: str | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, Any]:
     """The REST API's Lambda proxy integration event (payload format 1.0), as a deployed REST API
     sends it: the path and path parameters percent-encoded as sent, query parameters decoded,
     header names as sent, each repeated header or parameter in the multi-value maps and its last
-    value in the single-value ones, and the headers API Gateway adds itself."""
+    value in the single-value ones, and the headers API Gateway adds itself (X-Amzn-Trace-Id:
+    the client's, else the Root of `trace_id`, a new one if None)."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     replaced = {name.lower() for name in ADDED_HEADERS}
     sent = [(name, value) for name, value in sent_headers(request) if name.lower() not in replaced]
-    for name, value in [*sent, *_added_headers(request)]:
+    for name, value in [*sent, *_added_headers(request, trace_id)]:
         headers[name] = value  # the last of a repeated header
         multi_headers.setdefault(name, []).append(value)
     query = {name: values[-1] for name, values in request.args.lists()}
@@ -416,20 +443,62 @@ def proxy_event(
 ADDED_HEADERS = ("X-Amzn-Trace-Id", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
 
 
-def _added_headers(request: Request) -> list[tuple[str, str]]:
+def _added_headers(request: Request, trace_id: str | None = None) -> list[tuple[str, str]]:
     """What API Gateway adds to the request's headers (it replaces a client's of these names, but
     appends the caller's address to a client's X-Forwarded-For and keeps its trace id)."""
     sent = sent_headers(request)
     forwarded = last_header(sent, "X-Forwarded-For")
-    trace = last_header(sent, "X-Amzn-Trace-Id")
+    trace = last_header(sent, TRACE_HEADER)
     if trace is None:
-        trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+        trace = f"Root={trace_id or new_trace_id()}"
     return [
-        ("X-Amzn-Trace-Id", trace),
+        (TRACE_HEADER, trace),
         ("X-Forwarded-For", f"{forwarded}, {_source_ip(request)}" if forwarded else _source_ip(request)),
         ("X-Forwarded-Port", str(request.environ.get("SERVER_PORT", ""))),
         ("X-Forwarded-Proto", str(request.environ.get("wsgi.url_scheme", "http"))),
     ]
+
+
+def stage_segment(
+    request: Request,
+    status: int,
+    trace: TraceHeader,
+    caller: TraceHeader | None,
+    request_id: str,
+    began: float,
+    ended: float,
+) -> dict[str, Any]:
+    """The AWS::ApiGateway::Stage segment of one API request: the parent of its Lambda invocations."""
+    segment: dict[str, Any] = {
+        "name": f"{API_ID}/{STAGE}",
+        "id": trace.parent,
+        "trace_id": trace.root,
+        "start_time": began,
+        "end_time": ended,
+        "origin": STAGE_ORIGIN,
+        "resource_arn": f"arn:aws:apigateway:{REGION}::/restapis/{API_ID}/stages/{STAGE}",
+        "http": {
+            "request": {
+                "method": request.method,
+                "url": request.url,
+                "client_ip": _source_ip(request),
+                "user_agent": last_header(sent_headers(request), "User-Agent") or "",
+            },
+            "response": {"status": status},
+        },
+        "aws": {
+            "api_gateway": {"account_id": ACCOUNT, "rest_api_id": API_ID, "stage": STAGE, "request_id": request_id}
+        },
+    }
+    if caller is not None and caller.parent is not None:
+        segment["parent_id"] = caller.parent
+    if 400 <= status < 500:
+        segment["error"] = True
+        if status == 429:
+            segment["throttle"] = True
+    elif status >= 500:
+        segment["fault"] = True
+    return segment
 
 
 def _source_ip(request: Request) -> str:

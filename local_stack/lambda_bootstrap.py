@@ -14,6 +14,15 @@ when it coerces a missing locale) is removed before the handler's import. stdout
 are the function's log, as CloudWatch would get them, with the platform's INIT_START, START, END,
 REPORT and INIT_REPORT lines.
 
+Each request carries the invocation's X-Ray trace header (`traceId`, Lambda's
+Lambda-Runtime-Trace-Id), which becomes `_X_AMZN_TRACE_ID` before the handler runs, replaced by
+the next request's (removed if one came without), as awslambdaric does; it is not set during the
+init. The X-Ray SDK's Lambda mode reads it on each use: the function's subsegments go to
+AWS_XRAY_DAEMON_ADDRESS under the Parent it names. The runtime (`local_stack.lambda_runtime`)
+makes the header: the caller's trace, or a new one per invocation when the caller passed none.
+Lambda's own segments for the invocation are not made here: the runtime sends a stand-in for the
+AWS::Lambda::Function segment once the invocation ends.
+
 Error payloads are the runtime's: `{"errorMessage", "errorType", "requestId", "stackTrace"}`,
 with the leading frames of this file left out of the stack trace; an init failure is
 `Runtime.ImportModuleError`, `Runtime.UserCodeSyntaxError`, `Runtime.HandlerNotFound` or the
@@ -223,6 +232,10 @@ def main() -> None:
     for line in requests:
         request = json.loads(line)
         _request_id = request_id = request["requestId"]
+        if request.get("traceId"):  # awslambdaric's update_xray_env_variable
+            env["_X_AMZN_TRACE_ID"] = request["traceId"]
+        else:
+            env.pop("_X_AMZN_TRACE_ID", None)
         platform(f"START RequestId: {request_id} Version: {env['AWS_LAMBDA_FUNCTION_VERSION']}")
         began = time.monotonic()
         body = b""

@@ -30,6 +30,34 @@ are not frozen between invocations, and are reaped after IDLE_SECONDS idle (Lamb
 longer); a handler returning bytes is a `Runtime.MarshalError` (Lambda returns them as they are);
 the Invoke API's own refusals (unknown function, request too large, throttled) raise
 InvokeRefused, for the caller to answer as AWS does.
+
+Tracing, as with active tracing (`Tracing: Active`): every environment has the X-Ray variables
+Lambda sets (AWS_XRAY_DAEMON_ADDRESS, _AWS_XRAY_DAEMON_ADDRESS, _AWS_XRAY_DAEMON_PORT,
+AWS_XRAY_CONTEXT_MISSING=LOG_ERROR), the daemon's address being `xray_daemon_address` (the local
+stack's `local_stack.xray_daemon`; the SDK's own default 127.0.0.1:2000 without one), and each
+invocation its trace header in _X_AMZN_TRACE_ID, set by the bootstrap before the handler runs and
+replaced by the next invocation's (awslambdaric does the same with the Lambda-Runtime-Trace-Id
+header; it is not set during the init). The header continues the caller's trace when `invoke` is
+given one (`trace_header`: its Root, and its Sampled decision when it made one), else starts a new
+trace (Root=1-<epoch seconds>-<96 random bits>, Sampled=1); its Parent is the id of the
+invocation's AWS::Lambda::Function segment, which the runtime sends to the daemon once the
+invocation ends (with the caller's Parent as its parent, a fault and the error on a function
+error), so the function's own subsegments (the X-Ray SDK's, Powertools Tracer's) hang under it;
+`invocations` keep each one's header (Invocation.trace_header). The X-Ray SDK keeps its facade
+segment while the Root stays the same, so an environment invoked twice in one trace hangs the
+second invocation's subsegments under the first one's Parent (in Lambda as here).
+
+Differences from Lambda's tracing: every new trace is sampled (Lambda samples 1 a second and 5 %
+of the rest); the function segment is a plain stand-in, from the Invoke call to its answer (no
+AWS::Lambda service segment, no Initialization, Invocation or Overhead subsegments, none for an
+invocation the Invoke API refused); the header carries no Lineage (Lambda's recursion detection).
+Only callers that pass a header continue a trace: the gateway (API Gateway's trace) and the SQS
+event source (a message's AWSTraceHeader). moto's Step Functions passes none to the tasks it
+invokes (its ASL engine calls Invoke through boto3 without one, and keeps StartExecution's
+traceHeader only to describe the execution), so each state machine task starts a trace of its own
+here, where Step Functions' tracing would put every task of an execution in the execution's trace;
+nor does moto's SQS keep a SendMessage's X-Amzn-Trace-Id header as the message's AWSTraceHeader,
+as SQS does.
 """
 
 from __future__ import annotations
@@ -52,6 +80,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from local_stack.xray_daemon import TraceHeader, new_entity_id, new_trace_id, send_document
+
 ROOT = Path(__file__).resolve().parents[1]
 TASK_ROOT = ROOT / "functions"  # what the Lambda asset holds
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
@@ -64,11 +94,15 @@ STOP_SECONDS = 5.0
 # An environment idle this long is stopped, as Lambda reaps idle ones (later, and at its own
 # pace): each holds a Python process of 80-250 MB here.
 IDLE_SECONDS = 60.0
-# Set by Lambda's runtime in every execution environment, beside the function's own variables.
+# Set by Lambda's runtime in every execution environment, beside the function's own variables
+# (_X_AMZN_TRACE_ID from the first invocation on: each one's trace header).
 # Not AWS_EXECUTION_ENV ("AWS_Lambda_python3.12"): the functions' settings take it as the sign of
 # AWS itself, where they refuse STORYIMAGES_ENV=local, which the local stack deploys with.
 RUNTIME_VARIABLES = (
+    "_AWS_XRAY_DAEMON_ADDRESS",
+    "_AWS_XRAY_DAEMON_PORT",
     "_HANDLER",
+    "_X_AMZN_TRACE_ID",
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -77,12 +111,17 @@ RUNTIME_VARIABLES = (
     "AWS_LAMBDA_LOG_GROUP_NAME",
     "AWS_LAMBDA_LOG_STREAM_NAME",
     "AWS_REGION",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
     "LAMBDA_TASK_ROOT",
     "LANG",
     "PATH",
     "PYTHONPATH",
     "TZ",
 )
+# Where the X-Ray SDKs send without AWS_XRAY_DAEMON_ADDRESS: a runtime given no daemon says so.
+DEFAULT_XRAY_DAEMON_ADDRESS = "127.0.0.1:2000"
+FUNCTION_ORIGIN = "AWS::Lambda::Function"
 
 
 @dataclass(frozen=True)
@@ -146,15 +185,20 @@ class Invocation:
     error_type: str | None
     seconds: float
     cold_start: bool
+    trace_header: str | None = None  # the _X_AMZN_TRACE_ID it ran with (or would have)
 
 
 Outcome = tuple[Any, str | None]  # (payload, error type)
 
 
 class LambdaRuntime:
-    def __init__(self, logs_dir: Path, *, task_root: Path = TASK_ROOT) -> None:
+    def __init__(self, logs_dir: Path, *, task_root: Path = TASK_ROOT, xray_daemon_address: str | None = None) -> None:
         self.logs_dir = logs_dir
         self.task_root = task_root  # what the functions' code asset holds
+        # The X-Ray daemon ("host:port") the environments send to, and the runtime its function
+        # segments; read when a function is first deployed. None: no function segments, and the
+        # environments are given the SDK's default address.
+        self.xray_daemon_address = xray_daemon_address
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
@@ -166,15 +210,20 @@ class LambdaRuntime:
             for name, function in functions.items():
                 pool = self._pools.get(name)
                 if pool is None:
-                    self._pools[name] = _Pool(function, self.logs_dir / f"{name}.log", self.task_root)
+                    daemon = self.xray_daemon_address or DEFAULT_XRAY_DAEMON_ADDRESS
+                    self._pools[name] = _Pool(function, self.logs_dir / f"{name}.log", self.task_root, daemon)
                 elif pool.function != function:
                     pool.redeploy(function)
 
-    def invoke(self, name: str, event: Any) -> InvokeResult:
-        """Invoke `name` synchronously (RequestResponse). Never raises for the function's own
-        errors; raises InvokeRefused when the Invoke API itself refuses the call (recorded in
+    def invoke(self, name: str, event: Any, *, trace_header: str | None = None) -> InvokeResult:
+        """Invoke `name` synchronously (RequestResponse), in the trace of `trace_header` (an
+        X-Amzn-Trace-Id value) if given one, else in a new trace. Never raises for the function's
+        own errors; raises InvokeRefused when the Invoke API itself refuses the call (recorded in
         `invocations` by its code)."""
-        started = time.perf_counter()
+        started, began = time.perf_counter(), time.time()
+        caller = TraceHeader.parse(trace_header)
+        trace = invocation_trace(caller)
+        request_id = str(uuid.uuid4())
         with self._lock:
             pool = self._pools.get(name)
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
@@ -185,15 +234,18 @@ class LambdaRuntime:
                     f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
                     413,
                 )
-            served = pool.invoke(body, str(uuid.uuid4())) if pool is not None else None
+            served = pool.invoke(body, request_id, str(trace)) if pool is not None else None
             if served is None:
                 raise InvokeRefused("ResourceNotFoundException", f"Function not found: {function_arn(name)}", 404)
         except InvokeRefused as refused:
-            self._record(Invocation(name, event, refused.code, time.perf_counter() - started, False))
+            self._record(Invocation(name, event, refused.code, time.perf_counter() - started, False, str(trace)))
             raise
         (payload, error_type), cold = served
         seconds = time.perf_counter() - started
-        self._record(Invocation(name, event, error_type, seconds, cold))
+        self._record(Invocation(name, event, error_type, seconds, cold, str(trace)))
+        if self.xray_daemon_address and trace.sampled:
+            segment = function_segment(name, trace, caller, request_id, began, time.time(), payload, error_type)
+            send_document(self.xray_daemon_address, segment)
         return InvokeResult(payload, error_type, seconds)
 
     def _record(self, invocation: Invocation) -> None:
@@ -230,6 +282,43 @@ class LambdaRuntime:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         _all_at_once(pool.stop for pool in pools)
+
+
+def invocation_trace(caller: TraceHeader | None) -> TraceHeader:
+    """The trace header an invocation runs with: the caller's trace (and its sampling decision,
+    if it made one) or a new, sampled one; the Parent is the invocation's function segment."""
+    sampled = True if caller is None or caller.sampled is None else caller.sampled
+    return TraceHeader(caller.root if caller else new_trace_id(), new_entity_id(), sampled)
+
+
+def function_segment(
+    name: str,
+    trace: TraceHeader,
+    caller: TraceHeader | None,
+    request_id: str,
+    began: float,
+    ended: float,
+    payload: Any,
+    error_type: str | None,
+) -> dict[str, Any]:
+    """The AWS::Lambda::Function segment of one invocation: the parent of what the function sends."""
+    segment: dict[str, Any] = {
+        "name": name,
+        "id": trace.parent,
+        "trace_id": trace.root,
+        "start_time": began,
+        "end_time": ended,
+        "origin": FUNCTION_ORIGIN,
+        "resource_arn": function_arn(name),
+        "aws": {"request_id": request_id},
+    }
+    if caller is not None and caller.parent is not None:
+        segment["parent_id"] = caller.parent
+    if error_type is not None:
+        message = payload.get("errorMessage") if isinstance(payload, dict) else None
+        segment["fault"] = True
+        segment["cause"] = {"exceptions": [{"id": new_entity_id(), "type": error_type, "message": str(message or "")}]}
+    return segment
 
 
 def _all_at_once(calls: Iterable[Callable[[], None]]) -> None:
@@ -271,11 +360,12 @@ def _same_code(first: LocalFunction, second: LocalFunction) -> bool:
 class _Pool:
     """One function's execution environments."""
 
-    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
+    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path, xray_daemon_address: str) -> None:
         self.function = function
         self.idle_since = time.monotonic()
         self._log_path = log_path
         self._task_root = task_root
+        self._xray_daemon_address = xray_daemon_address
         self._changed = threading.Condition()
         self._idle: list[_Environment] = []
         self._busy: set[_Environment] = set()
@@ -314,7 +404,7 @@ class _Pool:
         for environment in idle:
             environment.stop()
 
-    def invoke(self, body: bytes, request_id: str) -> tuple[Outcome, bool] | None:
+    def invoke(self, body: bytes, request_id: str, trace_header: str) -> tuple[Outcome, bool] | None:
         """(outcome, cold start), or None once the pool is stopped. Raises InvokeRefused, at once,
         when the function's reserved concurrency is all in use."""
         with self._changed:
@@ -337,7 +427,7 @@ class _Pool:
             for old in stale:
                 old.stop()
             if environment is None:  # started outside the lock: cold starts proceed side by side
-                environment = _Environment(function, self._log_path, self._task_root)
+                environment = _Environment(function, self._log_path, self._task_root, self._xray_daemon_address)
                 with self._changed:
                     if self._stopped:
                         return None
@@ -345,7 +435,7 @@ class _Pool:
                 init_error = environment.initialize(request_id)
                 if init_error is not None:
                     return (init_error, str(init_error.get("errorType", "Runtime.Unknown"))), cold
-            result, keep = environment.invoke(body, request_id)
+            result, keep = environment.invoke(body, request_id, trace_header)
             return result, cold
         finally:
             with self._changed:
@@ -431,7 +521,7 @@ class _Environment:
     """One child process running lambda_bootstrap.py, leader of a process group of its own (the
     sandbox: a timeout or a stop kills whatever the handler started too)."""
 
-    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path) -> None:
+    def __init__(self, function: LocalFunction, log_path: Path, task_root: Path, xray_daemon_address: str) -> None:
         self.function = function
         self.idle_since = time.monotonic()
         self._log_path = log_path
@@ -452,6 +542,10 @@ class _Environment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address,
+            "_AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address.rpartition(":")[0],
+            "_AWS_XRAY_DAEMON_PORT": xray_daemon_address.rpartition(":")[2],
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             **function.environment,
         }
         read_end, write_end = os.pipe()
@@ -502,7 +596,7 @@ class _Environment:
         self._peak_mb = int(ready["maxMemoryUsedMb"])
         return None
 
-    def invoke(self, body: bytes, request_id: str) -> tuple[Outcome, bool]:
+    def invoke(self, body: bytes, request_id: str, trace_header: str) -> tuple[Outcome, bool]:
         """The outcome and whether the environment can serve again."""
         timeout = self.function.timeout_seconds
         began = time.monotonic()
@@ -511,6 +605,7 @@ class _Environment:
             "requestId": request_id,
             "deadlineMs": int((time.time() + timeout) * 1000),
             "invokedFunctionArn": self.function.arn,
+            "traceId": trace_header,
         }
         try:
             assert self._process.stdin is not None

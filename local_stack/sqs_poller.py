@@ -29,6 +29,8 @@ handling pages, and the CreateEventSourceMapping parameters):
   is retried with backoff until the batch's visibility timeout would pass, then the batch is left
   to return to the queue. Another Invoke API refusal deletes nothing either.
 - Redrive (RedrivePolicy's maxReceiveCount -> the dead-letter queue) is the queue's own: moto's.
+- Tracing: a batch whose messages carry an AWSTraceHeader system attribute is invoked in the
+  trace of the first that does (the runtime starts a new trace for one without).
 
 Differences from AWS: pollers are threads of this process, and scaling is immediate: it starts
 with Lambda's 5 (fewer under a smaller maximum concurrency), adds one whenever all are invoking
@@ -42,7 +44,8 @@ once (ChangeMessageVisibility 0) and in-flight invocations end first, within sto
 of CreateEventSourceMapping's checks against the function (the queue's visibility timeout at least
 the function's timeout), filter criteria, provisioned mode or metrics are implemented; a single
 record too large for an invoke is refused by the runtime (RequestEntityTooLargeException) and
-returns to the queue.
+returns to the queue. X-Ray links the traces of a batch's other messages to the invocation's;
+here they are not.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ _client_lock = threading.Lock()
 class Invoker(Protocol):
     """What the source invokes through: LambdaRuntime."""
 
-    def invoke(self, name: str, event: Any) -> InvokeResult: ...
+    def invoke(self, name: str, event: Any, *, trace_header: str | None = None) -> InvokeResult: ...
 
 
 @dataclass
@@ -312,11 +315,16 @@ class SqsEventSource:
         """The invocation's result; None when it never ran (refused, or throttled until the
         batch's visibility timeout would pass, or the source stopped)."""
         event = {"Records": [item.record for item in batch]}
+        headers = (record["attributes"].get("AWSTraceHeader") for record in event["Records"])
+        trace = next((header for header in headers if header), None)
         visible_again = min(item.received_at for item in batch) + self._visibility_timeout
         backoff = self._throttle_backoff
         while True:
             try:
-                result = self._runtime.invoke(self.function_name, event)
+                if trace is None:  # an invoker that knows nothing of traces still serves
+                    result = self._runtime.invoke(self.function_name, event)
+                else:
+                    result = self._runtime.invoke(self.function_name, event, trace_header=trace)
                 break
             except InvokeRefused as refused:
                 if refused.code != "TooManyRequestsException":

@@ -5,6 +5,11 @@ local Lambda runtime, each with the environment the synthesized template gives i
 (`infra.function_catalogue`, from the same deployment configuration), changing only what points
 at local peers and credentials (LOCAL_VARIABLES), so the code and configuration that run here
 are the ones that run there.
+
+Tracing is active, as deployed: an X-Ray daemon stand-in (`traces`, local_stack.xray_daemon)
+records what the functions' X-Ray SDK sends (the runtime gives every environment its address as
+AWS_XRAY_DAEMON_ADDRESS, with Lambda's other X-Ray variables) and the segments the gateway and the
+runtime send for each API request and each invocation.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from local_stack.images_server import start_images_server
 from local_stack.lambda_runtime import ACCOUNT, REGION, LambdaRuntime, LocalFunction
 from local_stack.seed import EXAMPLES_DIR, example_stories, seed_stories
 from local_stack.sqs_poller import SqsEventSource
+from local_stack.xray_daemon import XRayDaemon
 from statemachine import definition
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -170,6 +176,8 @@ class LocalStack:
         self._temporary_logs = self.config.logs_dir is None
         logs_dir = self.config.logs_dir or Path(tempfile.mkdtemp(prefix="storyimages-lambda-logs-"))
         self.firestore = FirestoreEmulator()
+        # The X-Ray daemon: every trace document of the run (`traces.tree(trace_id)` to read one).
+        self.traces = XRayDaemon()
         self.lambdas = LambdaRuntime(logs_dir)
         self.aws = MotoAws(lambdas=MotoLambdaBridge(self.lambdas))
         self.identities = DevIdentities(self.config.deployment.firebase_project_id)
@@ -222,6 +230,8 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        self.traces.start()
+        self.lambdas.xray_daemon_address = self.gateway_app.xray_daemon_address = self.traces.address
         self.firestore.start()
         if self.config.firestore_proxies:
             for spec in function_specs(self.config.deployment).values():
@@ -381,6 +391,7 @@ class LocalStack:
             proxy.stop()
         self.firestore_proxies = {}
         self.firestore.stop()
+        self.traces.stop()  # what it recorded stays readable
         self._forget_clients()
         self._restore_environment()
         if LocalStack._running is self:

@@ -1,6 +1,7 @@
 """The local Lambda runtime (local_stack/lambda_runtime.py + lambda_bootstrap.py) behaves as AWS
 Lambda's Python runtime does: cold starts and warm reuse, an environment per concurrent request,
-the timeout, the payload caps, the error payloads and types, the runtime's environment and path.
+the timeout, the payload caps, the error payloads and types, the runtime's environment and path,
+and tracing (each invocation's _X_AMZN_TRACE_ID, what the X-Ray SDK then sends to the daemon).
 
 Each test deploys small handlers written into a task root of its own (`probe/`), so what a
 handler sees is what the runtime gave it; nothing is mocked. Expected payloads and messages are
@@ -32,11 +33,14 @@ from local_stack.lambda_runtime import (
     LambdaRuntime,
     LocalFunction,
 )
+from local_stack.xray_daemon import TraceHeader, XRayDaemon
 from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 10.0
 REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TRACE_HEADER = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1"
+CALLER_ROOT, CALLER_PARENT = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
 
 PROBE_HANDLERS = '''
 import decimal
@@ -178,6 +182,40 @@ PROBE_MODULES = {
             return "ready"
         """
     ),
+    "traced.py": textwrap.dedent(
+        """
+        import os
+
+        from aws_xray_sdk.core import xray_recorder
+
+        AT_IMPORT = os.environ.get("_X_AMZN_TRACE_ID")
+
+
+        def handler(event, context):
+            with xray_recorder.in_subsegment("work") as subsegment:
+                subsegment.put_annotation("n", event["n"])
+            if event.get("fail"):
+                raise ValueError("the work failed")
+            return {"trace": os.environ["_X_AMZN_TRACE_ID"], "at_import": AT_IMPORT}
+        """
+    ),
+    "powertools_traced.py": textwrap.dedent(
+        """
+        from aws_lambda_powertools import Tracer
+
+        tracer = Tracer(service="probe")
+
+
+        @tracer.capture_method
+        def work():
+            return "done"
+
+
+        @tracer.capture_lambda_handler
+        def handler(event, context):
+            return work()
+        """
+    ),
     "slow_import.py": textwrap.dedent(
         """
         import os
@@ -204,8 +242,15 @@ def task_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, task_root: Path) -> Iterator[LambdaRuntime]:
-    running = LambdaRuntime(tmp_path / "logs", task_root=task_root)
+def daemon() -> Iterator[XRayDaemon]:
+    """The X-Ray daemon the runtime's environments send to."""
+    with XRayDaemon() as running:
+        yield running
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, task_root: Path, daemon: XRayDaemon) -> Iterator[LambdaRuntime]:
+    running = LambdaRuntime(tmp_path / "logs", task_root=task_root, xray_daemon_address=daemon.address)
     try:
         yield running
     finally:
@@ -543,7 +588,7 @@ def test_given_an_invocation_when_the_handler_reads_its_context_then_it_has_lamb
 
 
 def test_given_a_function_environment_when_the_handler_reads_it_then_it_has_lambdas_variables_and_only_its_own(
-    runtime: LambdaRuntime, deploy: Deploy, task_root: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: LambdaRuntime, deploy: Deploy, task_root: Path, monkeypatch: pytest.MonkeyPatch, daemon: XRayDaemon
 ) -> None:
     monkeypatch.setenv("PARENT_ONLY_SECRET", "must not leak")
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
@@ -565,6 +610,11 @@ def test_given_a_function_environment_when_the_handler_reads_it_then_it_has_lamb
     assert environ["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert "AWS_EXECUTION_ENV" not in environ  # the sign of AWS itself, where local mode is refused
     assert environ["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    # ... and X-Ray's: the daemon, Lambda's context-missing strategy, the invocation's trace header
+    assert environ["AWS_XRAY_DAEMON_ADDRESS"] == daemon.address
+    assert (environ["_AWS_XRAY_DAEMON_ADDRESS"], environ["_AWS_XRAY_DAEMON_PORT"]) == (daemon.host, str(daemon.port))
+    assert environ["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
+    assert re.fullmatch(TRACE_HEADER, environ["_X_AMZN_TRACE_ID"])
 
 
 def test_given_the_task_root_when_the_handler_imports_then_it_finds_its_own_code_but_not_the_local_stack_or_tests(
@@ -927,3 +977,131 @@ def test_given_an_environment_idle_past_the_reaping_age_when_the_function_is_nex
     assert again.error_type is None
     assert [i.cold_start for i in runtime.invocations] == [True, True]
     assert runtime.environments(name) == 1  # the idle one was stopped, not kept beside the new one
+
+
+# Tracing
+
+
+def traced_documents(daemon: XRayDaemon, trace: TraceHeader, count: int = 2) -> dict[str, dict[str, Any]]:
+    """The invocation's function segment and the function's subsegment, by name."""
+    documents = daemon.wait_for(lambda document: document["trace_id"] == trace.root, count=count)
+    return {document.get("origin", document["name"]): document for document in documents}
+
+
+def test_given_no_trace_header_when_a_function_using_the_xray_sdk_is_invoked_twice_then_each_starts_a_trace(
+    runtime: LambdaRuntime, deploy: Deploy, daemon: XRayDaemon
+) -> None:
+    name = deploy("traced:handler")
+
+    first = runtime.invoke(name, {"n": 1})
+    second = runtime.invoke(name, {"n": 2})
+
+    # Each invocation ran with a trace header of its own, sampled; none during the init
+    assert (first.error_type, second.error_type) == (None, None), (first.payload, second.payload)
+    headers = [TraceHeader.parse(result.payload["trace"]) for result in (first, second)]
+    assert all(re.fullmatch(TRACE_HEADER, result.payload["trace"]) for result in (first, second))
+    assert first.payload["at_import"] is None
+    assert headers[0] and headers[1] and headers[0].root != headers[1].root
+    assert [i.trace_header for i in runtime.invocations] == [first.payload["trace"], second.payload["trace"]]
+    for n, header in enumerate(headers, start=1):
+        assert header is not None
+        documents = traced_documents(daemon, header)
+        # ... the function's subsegment reached the daemon in that trace, under the header's Parent
+        work = documents["work"]
+        assert (work["type"], work["trace_id"], work["parent_id"]) == ("subsegment", header.root, header.parent)
+        assert work["annotations"] == {"n": n}
+        # ... which is the runtime's segment for the invocation: the root of the trace here
+        function = documents["AWS::Lambda::Function"]
+        assert (function["id"], function["name"], function["trace_id"]) == (header.parent, name, header.root)
+        assert "parent_id" not in function
+        assert function["start_time"] <= work["start_time"] <= work["end_time"] <= function["end_time"]
+        assert "fault" not in function
+        lines = daemon.tree(header.root).splitlines()
+        assert re.fullmatch(rf"  {name}  \(AWS::Lambda::Function\)  \d+\.\d ms", lines[1])
+        assert re.fullmatch(r"    work  \d+\.\d ms", lines[2])
+    assert daemon.malformed == 0
+
+
+def test_given_a_callers_trace_header_when_invoked_then_the_invocation_continues_its_trace(
+    runtime: LambdaRuntime, deploy: Deploy, daemon: XRayDaemon
+) -> None:
+    name = deploy("traced:handler")
+    other_root = "1-5759e989-0123456789abcdef01234567"
+
+    # Two callers' traces, one after the other in the same (warm) environment. (Not one trace
+    # twice: the X-Ray SDK keeps its facade segment while the Root is unchanged, so a second
+    # invocation in the same trace would hang its subsegments under the first one's Parent; as
+    # it does in Lambda.)
+    results = [
+        runtime.invoke(name, {"n": n}, trace_header=f"Root={root};Parent={CALLER_PARENT};Sampled=1")
+        for n, root in ((1, CALLER_ROOT), (2, other_root))
+    ]
+
+    assert results[0].payload["trace"] != results[1].payload["trace"]
+    assert runtime.invocations[-1].cold_start is False
+    for result, root in zip(results, (CALLER_ROOT, other_root), strict=True):
+        # The invocation ran in the caller's trace, sampled as the caller decided ...
+        header = TraceHeader.parse(result.payload["trace"])
+        assert header is not None and (header.root, header.sampled) == (root, True)
+        assert header.parent != CALLER_PARENT
+        # ... under a function segment whose parent is the caller's entity
+        documents = traced_documents(daemon, header)
+        function, work = documents["AWS::Lambda::Function"], documents["work"]
+        assert (function["id"], function["parent_id"]) == (header.parent, CALLER_PARENT)
+        assert (work["trace_id"], work["parent_id"]) == (root, header.parent)
+        # ... and the tree shows the caller's entity as one the daemon never got
+        lines = daemon.tree(root).splitlines()
+        assert lines[1].endswith(f"  (parent {CALLER_PARENT})")
+        assert lines[2].startswith("    work  ")
+
+
+def test_given_a_caller_that_did_not_sample_when_invoked_then_the_function_runs_untraced(
+    runtime: LambdaRuntime, deploy: Deploy, daemon: XRayDaemon
+) -> None:
+    name = deploy("traced:handler")
+
+    unsampled = runtime.invoke(name, {"n": 1}, trace_header=f"Root={CALLER_ROOT};Parent={CALLER_PARENT};Sampled=0")
+    after = runtime.invoke(name, {"n": 2})
+
+    header = TraceHeader.parse(unsampled.payload["trace"])
+    assert header is not None and (header.root, header.sampled) == (CALLER_ROOT, False)
+    # The next, sampled, invocation's documents arrived: the unsampled one sent none before them
+    traced_documents(daemon, TraceHeader.parse(after.payload["trace"]) or TraceHeader(""))
+    assert daemon.trace(CALLER_ROOT) == []
+
+
+def test_given_a_handler_that_raises_when_traced_then_its_function_segment_is_a_fault_naming_the_error(
+    runtime: LambdaRuntime, deploy: Deploy, daemon: XRayDaemon
+) -> None:
+    name = deploy("traced:handler")
+
+    failed = runtime.invoke(name, {"n": 1, "fail": True})
+
+    assert failed.error_type == "ValueError"
+    header = TraceHeader.parse(runtime.invocations[-1].trace_header)
+    assert header is not None
+    function = traced_documents(daemon, header)["AWS::Lambda::Function"]
+    assert function["fault"] is True
+    assert [(e["type"], e["message"]) for e in function["cause"]["exceptions"]] == [("ValueError", "the work failed")]
+    assert "FAULT  [ValueError: the work failed]" in daemon.tree(header.root)
+
+
+def test_given_a_handler_with_powertools_tracer_when_invoked_then_its_handler_and_method_subsegments_arrive(
+    runtime: LambdaRuntime, deploy: Deploy, daemon: XRayDaemon
+) -> None:
+    # Powertools traces only where LAMBDA_TASK_ROOT is set, as the runtime sets it
+    name = deploy("powertools_traced:handler", timeout=10.0)
+
+    cold = runtime.invoke(name, {})
+    warm = runtime.invoke(name, {})
+
+    assert (cold.payload, warm.payload) == ("done", "done")
+    for invocation, cold_start in zip(runtime.invocations, (True, False), strict=True):
+        header = TraceHeader.parse(invocation.trace_header)
+        assert header is not None
+        documents = traced_documents(daemon, header, count=3)
+        handler, method = documents["## handler"], documents["## probe.powertools_traced.work"]
+        assert handler["parent_id"] == header.parent
+        assert handler["annotations"] == {"ColdStart": cold_start, "Service": "probe"}
+        assert handler["metadata"]["probe"]["handler response"] == "done"
+        assert method["parent_id"] == handler["id"]
