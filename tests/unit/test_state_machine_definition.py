@@ -149,3 +149,7 @@ def test_the_webhook_delivery_retries_refusals_with_backoff_and_records_giving_u
     assert retry["BackoffRate"] == 2
     assert states["Deliver webhook"]["Catch"][0]["Next"] == "Record webhook failure"
     assert states["Record webhook failure"]["Next"] == "Webhook not delivered"
+    # Both tasks read and write the job, and ride out its store's outages like every other task.
+    for name in ("Deliver webhook", "Record webhook failure"):
+        store = [r for r in states[name]["Retry"] if r["ErrorEquals"] == ["StoreUnavailable"]]
+        assert [r["MaxAttempts"] for r in store] == [definition.RETRY_DEFAULTS["StoreRetryMaxAttempts"]], name
