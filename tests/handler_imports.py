@@ -30,6 +30,8 @@ def cold_import(name: str, lambda_env: Mapping[str, str] | None = None) -> dict[
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT / "functions"),
+        # As in Lambda, where Powertools' Tracer is on and patches the libraries it traces at import.
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
         **(lambda_environment(name) if lambda_env is None else lambda_env),
     }
     result = subprocess.run(

@@ -2,10 +2,10 @@
 the template gives it (service, log level, metrics namespace, what traces capture).
 
 Handlers wear them as a decorator stack; adapters trace their calls with `tracer.capture_method`
-(Firestore speaks gRPC, which X-Ray does not patch); AWS SDK calls (S3, Step Functions, Secrets
-Manager), `requests` (webhooks, Google's certificates and tokens) and `httpx` (the OpenAI SDK)
-are traced by patching those libraries. Outside Lambda (no LAMBDA_TASK_ROOT) Powertools turns
-tracing off by itself."""
+(Firestore speaks gRPC, which X-Ray does not patch; the OpenAI SDK sends through `httpx2`, which
+it does not patch either); AWS SDK calls (S3, Step Functions, Secrets Manager) and `requests`
+(Google's certificates and tokens) are traced by patching those libraries. Outside Lambda (no
+LAMBDA_TASK_ROOT) Powertools turns tracing off by itself."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 
 from storyimages.business_metrics import DIMENSIONS, SERVICE_DIMENSION, Metric
 
-TRACED_LIBRARIES = ("botocore", "requests", "httpx")
+TRACED_LIBRARIES = ("botocore", "requests")
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_LIBRARIES)

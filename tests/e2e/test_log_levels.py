@@ -1,7 +1,9 @@
 """Every handler at the log levels it is deployed and debugged at: a logging call that cannot
 run at a level (a reserved LogRecord name as a key, say) breaks the answer, not just a log line.
+And at each level, every line names its own function, a task's lines name their job, run and
+slide, and an API function's its request (correlation id).
 
-One scenario reaches all ten functions: a start with a webhook whose receiver always fails, a
+One scenario reaches every function: a start with a webhook whose receiver always fails, a
 slide the image service refuses, status polls, a retry, and a run whose workflow breaks."""
 
 from __future__ import annotations
@@ -19,6 +21,20 @@ from tests.workflow_runs import create_job_only, start_raw_execution, wait_for
 # What the scenario makes handlers raise on purpose; Step Functions catches both.
 EXPECTED_ERRORS = {"ImageRejected", "WebhookDeliveryFailed"}
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+# The keys every log line of a task function carries, so one job's lines are found by its id.
+_RUN = {"masterJobId", "run"}
+_SLIDE = _RUN | {"slideNumber"}
+JOB_KEYS = {
+    "QueueSlideImage": _SLIDE,
+    "GenerateSlideImage": _SLIDE,
+    "RecordSlideFailure": _SLIDE,
+    "FinalizeJob": _RUN,
+    "MarkJobFailed": _RUN,
+    "DeliverWebhook": _RUN,
+    "RecordWebhookFailure": _RUN,
+    "EndAbandonedJob": _RUN,
+}
+API_FUNCTIONS = {"StartGeneration", "JobStatus", "JobControl"}
 
 
 @pytest.fixture(params=["DEBUG", "INFO"])
@@ -83,3 +99,14 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
     for name, logged in records.items():
         assert all(LEVELS[record["level"]] >= LEVELS[log_level] for record in logged), name
         assert not [r for r in logged if "Attempt to overwrite" in json.dumps(r)], name
+        # ... each line names its own function (keys never carry over from another's)
+        assert {record["function_name"] for record in logged} <= {function_name(name)}, name
+        # ... every task line says which job and run it is about, and slide tasks which slide
+        if name in JOB_KEYS:
+            missing = [r["message"] for r in logged if not JOB_KEYS[name] <= r.keys()]
+            assert not missing, (name, missing)
+        if name in API_FUNCTIONS:
+            assert all(r.get("correlation_id") for r in logged), name
+    # ... and the retried run's task lines say run 1, with the first run's saying 0
+    slide_runs = {(r["masterJobId"], r["run"]) for r in records["QueueSlideImage"]}
+    assert {(job_id, 0), (job_id, 1)} <= slide_runs
