@@ -20,7 +20,7 @@ SERVICE_ACCOUNT_SCOPES = (
 
 
 class AnonymousCredential(credentials.Base):  # type: ignore[misc]
-    """For callers that need no service account: the emulator, and reading public certificates."""
+    """For callers that need no service account: the Firestore emulator."""
 
     def get_credential(self) -> Any:
         return AnonymousCredentials()  # type: ignore[no-untyped-call]

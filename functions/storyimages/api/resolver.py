@@ -7,10 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
-from storyimages.api.errors import register_error_handlers
+from storyimages.api.errors import domain_error_response, register_error_handlers
 from storyimages.api.routes import CORS_ALLOWED_HEADERS, CORS_MAX_AGE_SECONDS
-from storyimages.domain.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from storyimages.domain.errors import MalformedJson, PayloadTooLarge, StoryImagesError, UnsupportedMediaType
 from storyimages.settings import ApiSettings
 
 Next = Callable[[APIGatewayRestResolver], Response[Any]]
@@ -42,28 +47,60 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+def refuse_body(event: BaseProxyEvent, max_bytes: int) -> None:
+    """Refuse a body larger than we ever need (API Gateway allows 10 MB) or sent as anything but
+    JSON, before anything parses it."""
+    body = event.body or ""
+    size = len(body) if event.is_base64_encoded else len(body.encode())
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if body and content_type and content_type != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+
+
+def check_body(event: BaseProxyEvent, max_bytes: int) -> None:
+    """The gate: `refuse_body`, then refuse JSON nested past what a parser should follow or naming
+    a key twice in one object (`parse_json_body`), or a body that is not UTF-8."""
+    refuse_body(event, max_bytes)
+    if event.body:
+        try:
+            _ = event.json_body  # cached on the event: parsed once per request
+        except (UnicodeDecodeError, ValueError):  # not base64, or not UTF-8
+            raise MalformedJson("the request body is not valid UTF-8 JSON") from None
+
+
 def body_gate(max_bytes: int) -> Middleware:
-    """Refuse, before the validation reads it, a body larger than we ever need (API Gateway allows
-    10 MB), one that is not JSON, JSON nested past what a parser should follow, or JSON naming
-    a key twice in one object: on every route, whether it reads a body or not."""
+    """The gate as a middleware, for `use()`: on every route, whether it reads a body or not."""
 
     def gate(app: APIGatewayRestResolver, next_middleware: Next) -> Response[Any]:
-        event = app.current_event
-        body = event.body or ""
-        size = len(body) if event.is_base64_encoded else len(body.encode())
-        if size > max_bytes:
-            raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
-        content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if body and content_type and content_type != "application/json":
-            raise UnsupportedMediaType("send the body as application/json")
-        if body:
-            try:
-                _ = event.json_body  # parsed by parse_json_body; cached for the validation to reuse
-            except (UnicodeDecodeError, ValueError):  # not base64, or not UTF-8
-                raise MalformedJson("the request body is not valid UTF-8 JSON") from None
+        check_body(app.current_event, max_bytes)
         return next_middleware(app)
 
     return gate
+
+
+# What Powertools' request validation, which runs before any middleware, may raise: its own
+# refusals, a form or multipart body it parsed itself, or a base64 body that is not UTF-8.
+_VALIDATION_FAILURES: tuple[type[Exception], ...] = (RequestValidationError, RequestUnsupportedContentType, ValueError)
+
+
+def answer_the_gate_first(app: APIGatewayRestResolver, max_bytes: int) -> None:
+    """When the validation fails, answer as the gate would have, had it run first (it refuses a
+    body whatever the route); otherwise as the handler already registered for that failure does."""
+    for failure in _VALIDATION_FAILURES:
+        otherwise = app.exception_handler_manager.lookup_exception_handler(failure)
+
+        def answer(exc: Exception, otherwise: Callable[[Exception], Any] | None = otherwise) -> Any:
+            try:
+                check_body(app.current_event, max_bytes)
+            except StoryImagesError as refusal:
+                return domain_error_response(refusal)
+            if otherwise is None:
+                raise exc
+            return otherwise(exc)
+
+        app.exception_handler(failure)(answer)
 
 
 def api_resolver(settings: ApiSettings) -> APIGatewayRestResolver:
@@ -78,13 +115,18 @@ def api_resolver(settings: ApiSettings) -> APIGatewayRestResolver:
         if origins
         else None
     )
-    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=parse_json_body)
-    # Powertools always runs request validation before any middleware added with use(); the
-    # gate has to come first (parsing a huge or non-JSON body is what it refuses), so it wraps
-    # the validation middleware itself.
-    gate, validate = body_gate(settings.max_body_bytes), app._request_validation_middleware
-    app._request_validation_middleware = lambda app, next_middleware: gate(  # type: ignore[assignment]
-        app, lambda app: validate(app, next_middleware)
-    )
+    max_bytes = settings.max_body_bytes
+
+    def gated_json_body(body: str) -> Any:
+        # Powertools' validation reads the body of a route that takes one through here, before any
+        # middleware runs: a body too large or not JSON is refused before it is parsed.
+        refuse_body(app.current_event, max_bytes)
+        return parse_json_body(body)
+
+    # The gate runs before the validation reads a body (in the deserializer), on every route (as a
+    # middleware, after the validation), and its answer wins over the validation's (the handlers).
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=gated_json_body)
+    app.use([body_gate(max_bytes)])
     register_error_handlers(app)
+    answer_the_gate_first(app, max_bytes)
     return app
