@@ -16,9 +16,9 @@ from infra.config import StackConfig
 from statemachine.definition import TASK_FUNCTIONS
 from storyimages import defaults
 from storyimages.api.routes import AUTHORIZER_HANDLER, ROUTES
-from storyimages.business_metrics import NAMESPACE as METRICS_NAMESPACE
+from storyimages.business_metrics import SERVICE
 
-SERVICE_NAME = "storyimages"
+SERVICE_NAME = SERVICE
 MEMORY_MB = 512  # the image function mostly waits on OpenAI and passes bytes through
 API_TIMEOUT_SECONDS = rest_api.INTEGRATION_TIMEOUT_SECONDS  # API Gateway answers 504 by then anyway
 AUTHORIZER_TIMEOUT_SECONDS = 10
@@ -71,7 +71,6 @@ def function_specs(config: StackConfig) -> dict[str, FunctionSpec]:
     common: dict[str, str | Reference] = {
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_LOG_LEVEL": config.log_level,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         # Traces keep timings, errors and annotations, not what functions return: answers hold
         # signed image URLs and the stories' text.
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",

@@ -14,6 +14,7 @@ from storyimages.domain.errors import ImageRejected
 from storyimages.domain.jobs import JobStatus
 
 NAMESPACE = "StoryImages"
+SERVICE = "storyimages"  # every function's service name (POWERTOOLS_SERVICE_NAME), the metrics' dimension
 # Every metric carries the service as a dimension (Powertools adds it); the dimensioned ones are
 # published twice, with and without their own dimension, so an alarm can sum across its values.
 SERVICE_DIMENSION = "service"

@@ -17,13 +17,17 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from storyimages.business_metrics import DIMENSIONS, SERVICE_DIMENSION, Metric
+from storyimages.business_metrics import DIMENSIONS, NAMESPACE, SERVICE, SERVICE_DIMENSION, Metric
 
 TRACED_LIBRARIES = ("botocore", "requests")
+# The keys that say which job a line is about (log keys, trace annotations, metric properties).
+JOB_KEYS = ("masterJobId", "run", "slideNumber")
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_LIBRARIES)
-metrics = Metrics()
+# Named here, not read from the environment at import: a metric never fails for want of them, and
+# the alarms read the same constants.
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # Many invocations count nothing on the handler's own line (a status read always does; a task
 # often does not): normal here, not worth a warning in every cold start's log.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
@@ -46,9 +50,14 @@ def count_by(metric: Metric, value: str) -> None:
     dimensions. Published twice in that line: with the service alone and with the dimension
     too, so an alarm can sum every value while a dashboard splits them."""
     dimension = DIMENSIONS[metric]
-    line = AmazonCloudWatchEMFProvider(namespace=metrics.namespace, service=metrics.service)
+    line = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
     line.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-    line.add_dimensions(**{SERVICE_DIMENSION: str(metrics.service), dimension: value})
+    line.add_dimensions(**{SERVICE_DIMENSION: SERVICE, dimension: value})
+    # The job it is about, as properties (never dimensions), so the line itself is found by job.
+    current = logger.get_current_keys()
+    for key in JOB_KEYS:
+        if key in current:
+            line.add_metadata(key=key, value=current[key])
     line.flush_metrics()
 
 
@@ -67,4 +76,4 @@ def about_job(job_id: str, *, run: int | None = None, slide_number: int | None =
 
 def done_with_job() -> None:
     """The next work item of a batch is about another job: its keys must not carry over."""
-    logger.remove_keys(["masterJobId", "run", "slideNumber"])
+    logger.remove_keys(list(JOB_KEYS))

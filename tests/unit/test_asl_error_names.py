@@ -167,3 +167,39 @@ def test_a_misspelled_or_untranslated_name_is_one_the_check_finds() -> None:
     assert unmatchable(elsewhere) == {"ImageRateLimited"}
     named = {e for _, state in task_states() for e in custom_names(state)}
     assert {"StoreUnavailable", "ImageRateLimited", "ImageServiceUnavailable", "WebhookDeliveryFailed"} <= named
+
+
+# AWS's own names, as AWS documents them: Step Functions' predefined errors, the Lambda service
+# errors its docs recommend retrying (Lambda.* and Sandbox.Timedout), and the SQS integration's
+# (service exceptions and the SDK client's). Written here from the docs, independently of
+# statemachine/definition.py, so a typo there ("Lambda.ServiceExeption") fails.
+AWS_DOCUMENTED = {
+    "States.ALL",
+    "States.Timeout",
+    "States.TaskFailed",
+    "States.Runtime",
+    "States.HeartbeatTimeout",
+    "States.Permissions",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
+    "SQS.SdkClientException",
+    "SQS.AmazonSQSException",
+}
+
+
+def test_every_aws_error_name_the_workflows_match_is_one_aws_documents() -> None:
+    # Given every name the workflows' Retry and Catch clauses match that is AWS's own
+    matched = {
+        name
+        for _, state in task_states()
+        for clause in state.get("Retry", []) + state.get("Catch", [])
+        for name in clause["ErrorEquals"]
+        if AWS_ERRORS.fullmatch(name)
+    }
+
+    # Then each is spelled as AWS documents it (and the definition does name some of them)
+    assert matched - AWS_DOCUMENTED == set()
+    assert {"States.ALL", "Lambda.ServiceException", "Sandbox.Timedout"} <= matched

@@ -34,6 +34,19 @@ class Context:
     log_stream_name: str = "stream"
 
 
+# What a dimension may be: a few values each, never an id.
+LOW_CARDINALITY = {"service", "function_name", "status", "errorCode", "outcome"}
+
+
+def only_low_cardinality_dimensions(documents: list[dict[str, Any]]) -> bool:
+    return all(
+        set(dimension_set) <= LOW_CARDINALITY
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimension_set in directive["Dimensions"]
+    )
+
+
 def emf_lines(output: str) -> list[dict[str, Any]]:
     """The embedded-metric-format documents among a function's output lines."""
     documents = []
@@ -100,7 +113,7 @@ def use_world(monkeypatch: pytest.MonkeyPatch, module: ModuleType, world: World)
             monkeypatch.setattr(module, port, fake)
 
 
-def test_given_queued_slides_when_the_image_worker_makes_them_then_it_publishes_completions_latency_and_queue_time(
+def test_given_queued_slides_when_the_image_worker_makes_them_then_it_publishes_completions_and_time_queued(
     config: GenerationConfig,
     handler_module: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -121,22 +134,12 @@ def test_given_queued_slides_when_the_image_worker_makes_them_then_it_publishes_
     # Then both are made, and its EMF output holds each measure once per slide, by service only
     assert answer == {"batchItemFailures": []}
     documents = emf_lines(capsys.readouterr().out)
-    for name, unit in (
-        (Metric.SLIDES_COMPLETED, "Count"),
-        (Metric.IMAGE_LATENCY, "Milliseconds"),
-        (Metric.TIME_QUEUED, "Milliseconds"),
-    ):
-        [(dimensions, published_unit, values, document)] = published(documents, name)
-        assert dimensions == [["service"]]
-        assert published_unit == unit
-        assert document["service"] == SERVICE
-        assert len(values) == 2 if isinstance(values, list) else values == 1
-    [(_, _, latencies, _)] = published(documents, Metric.IMAGE_LATENCY)
-    [(_, _, queued, _)] = published(documents, Metric.TIME_QUEUED)
-    assert all(isinstance(value, float) and value >= 0 for value in latencies)
+    [(dimensions, unit, completed, document)] = published(documents, Metric.SLIDES_COMPLETED)
+    assert (dimensions, unit, completed, document["service"]) == ([["service"]], "Count", [1.0, 1.0], SERVICE)
+    [(dimensions, unit, queued, _)] = published(documents, Metric.TIME_QUEUED)
+    assert (dimensions, unit, len(queued)) == ([["service"]], "Milliseconds", 2)
     assert all(value > 0 for value in queued)  # the worker reads the system clock; the fakes queued in the past
-    # and no job id is ever a dimension
-    assert all(world.job_id not in json.dumps(d["_aws"]) for d in documents)
+    assert only_low_cardinality_dimensions(documents)
 
 
 def test_given_the_image_service_answers_429_when_the_worker_asks_then_it_counts_a_rate_limit_and_no_completion(
@@ -162,8 +165,7 @@ def test_given_the_image_service_answers_429_when_the_worker_asks_then_it_counts
     # Then the rate limit is counted, the task is told by name, and nothing counts as completed
     documents = emf_lines(capsys.readouterr().out)
     [(dimensions, unit, value, _)] = published(documents, Metric.PROVIDER_RATE_LIMITED)
-    assert (dimensions, unit) == ([["service"]], "Count")
-    assert value == 1 or value == [1.0]
+    assert (dimensions, unit, value) == ([["service"]], "Count", [1.0])
     assert published(documents, Metric.SLIDES_COMPLETED) == []
     assert world.tasks.answers["token-1"][0] == "failure"
 
@@ -193,4 +195,30 @@ def test_given_a_slide_past_its_retries_when_its_failure_is_recorded_then_it_cou
     assert dimensions == [["service"], ["service", "errorCode"]]
     assert unit == "Count"
     assert document["errorCode"] == "IMAGE_REJECTED"
-    assert value == [1.0] or value == 1
+    assert value == [1.0]
+    # ... with the job it is about as properties of the line, not dimensions
+    assert (document["masterJobId"], document["run"], document["slideNumber"]) == (world.job_id, 0, 2)
+    assert only_low_cardinality_dimensions(documents)
+
+
+def test_given_a_failure_recorded_already_when_its_task_is_retried_then_it_is_not_counted_again(
+    config: GenerationConfig,
+    handler_module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a slide failure recorded once (its task then timed out, and Step Functions retries it)
+    world = World(config, slides=2)
+    recorder = handler_module("record_slide_failure")
+    use_world(monkeypatch, recorder, world)
+    caught = {"Error": "ImageRejected", "Cause": json.dumps({"errorMessage": "refused by the safety system"})}
+    event = {"masterJobId": world.job_id, "slideNumber": 2, "run": 0, "error": caught}
+    recorder.handler(event, Context("storyimages-record-slide-failure"))
+    capsys.readouterr()
+
+    # When the retried task records it again
+    answer = recorder.handler(event, Context("storyimages-record-slide-failure"))
+
+    # Then it answers as before and counts nothing
+    assert answer["status"] == "failed"
+    assert published(emf_lines(capsys.readouterr().out), Metric.SLIDES_FAILED) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from collections.abc import Callable, Mapping
 from functools import cached_property, partial
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import openai
 
 from storyimages.adapters.secrets import secret_string
+from storyimages.business_metrics import Metric
 from storyimages.domain.errors import (
     ImageGenerationError,
     ImageRateLimited,
@@ -21,7 +23,7 @@ from storyimages.domain.errors import (
     ImageTimedOut,
 )
 from storyimages.domain.ports import GeneratedImage, ImageRequest
-from storyimages.observability import tracer
+from storyimages.observability import milliseconds, tracer
 from storyimages.settings import OpenAISettings
 
 
@@ -60,6 +62,7 @@ class OpenAIImageGenerator:
             "output_format": spec.format,
             "n": 1,
         }
+        asked, timed = time.monotonic(), True
         try:
             if request.reference is None:
                 response = self._openai.images.generate(**common)
@@ -69,7 +72,13 @@ class OpenAIImageGenerator:
                 reference = ("reference.png", request.reference, "image/png")
                 response = self._openai.images.edit(image=[reference], **common)
         except openai.APIError as exc:
+            # A rate limit is refused before any work (it is counted, not timed); a timeout or an
+            # outage is the provider's time all the same, and the slowest that users wait.
+            timed = not isinstance(exc, openai.RateLimitError)
             raise _translate(exc, self._settings.timeout_seconds) from exc
+        finally:
+            if timed:
+                milliseconds(Metric.IMAGE_LATENCY, time.monotonic() - asked)
         if not response.data or not response.data[0].b64_json:
             raise ImageServiceUnavailable("the image service answered without image data")
         return GeneratedImage(data=base64.b64decode(response.data[0].b64_json), model=spec.model)

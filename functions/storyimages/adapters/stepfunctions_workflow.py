@@ -8,14 +8,13 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storyimages.domain.errors import WorkflowStartFailed
 from storyimages.domain.jobs import MasterJob
 from storyimages.domain.story_lock import ExecutionState
+from storyimages.observability import logger
 
-logger = Logger()
 # What the caller is told; the AWS error (account, role ARNs) goes to the log only.
 UNAVAILABLE = "the workflow service could not start this job; nothing was started, try again"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -18,8 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from storyimages.domain.errors import StoryImagesError, UnsupportedMediaType
-
-logger = Logger()
+from storyimages.observability import logger
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response[str]:

@@ -48,6 +48,7 @@ def work_on_image(
     tasks: TaskReports,
     hold: Callable[[float], None],
     longest_hold_seconds: float,
+    observe: Callable[[WorkDone], None] = lambda done: None,
 ) -> WorkDone:
     """Generate the slide's image and answer its task. Raises only when the answer could not
     be delivered for a reason other than TaskGone (the message then comes back later, and
@@ -55,7 +56,10 @@ def work_on_image(
 
     A rate limit's Retry-After is honoured by holding the answer (and the worker's slot, so
     the queue slows down with it) that long, up to `longest_hold_seconds`: the task's retry,
-    whatever its jittered interval, then asks no sooner than the image service said to."""
+    whatever its jittered interval, then asks no sooner than the image service said to.
+
+    `observe` sees what was done before the task is answered: an answer that fails makes the
+    message come back, and its next attempt finds the slide already done."""
     try:
         outcome = generate_slide_image(
             work.job_id, work.slide_number, jobs=jobs, images=images, storage=storage, clock=clock, run=work.run
@@ -70,10 +74,13 @@ def work_on_image(
             message=error.message if isinstance(error, StoryImagesError) else str(error),
             unexpected=not isinstance(error, StoryImagesError),
         )
+        observe(done)
         cause = json.dumps({"errorType": done.error, "errorMessage": done.message})
         return _answered(done, lambda: tasks.fail(work.task_token, done.error or "", cause))
+    done = WorkDone(work, outcome)
+    observe(done)
     output = {"slideNumber": outcome.slide_number, "status": outcome.status.value, "imageKey": outcome.image_key}
-    return _answered(WorkDone(work, outcome), lambda: tasks.succeed(work.task_token, output))
+    return _answered(done, lambda: tasks.succeed(work.task_token, output))
 
 
 def _answered(done: WorkDone, answer: Callable[[], None]) -> WorkDone:

@@ -28,7 +28,6 @@ class SlideOutcome:
     reused: bool = False
     recorded_now: bool = False  # this call recorded the slide's end (not a repeat finding it done)
     queued_seconds: float | None = None  # from joining the image queue to this attempt taking it
-    image_seconds: float | None = None  # the image service's time for this image
 
 
 def queue_slide(job_id: str, slide_number: int, *, jobs: JobStore, clock: Clock) -> SlideOutcome:
@@ -78,13 +77,10 @@ def generate_slide_image(
     # One HEAD per slide: an attempt that stored the image but could not record it (the job
     # store was down, the function timed out) must not pay for it again.
     reused = storage.exists(key)
-    image_seconds = None
     if not reused:
         reference = storage.get(reference_key) if reference_key else None
         prompt = image_prompt(slide_job.prompt, with_reference=reference is not None)
-        asked_at = clock.now()
         image = images.generate(ImageRequest(prompt=prompt, spec=job.image, reference=reference))
-        image_seconds = (clock.now() - asked_at).total_seconds()
         storage.put(key, image.data, job.image.content_type)
 
     # The first slide that succeeds is the reference; normally that is the first slide, but
@@ -101,7 +97,6 @@ def generate_slide_image(
         reused=reused,
         recorded_now=True,
         queued_seconds=queued_seconds,
-        image_seconds=image_seconds,
     )
 
 
@@ -115,6 +110,8 @@ def record_slide_failure(
     if state.status is SlideStatus.COMPLETED:
         return SlideOutcome(job_id, slide_number, state.status, state.image_key, reused=True)
     key = image_key(job, slide_number)
+    if state.status is SlideStatus.FAILED and state.error == error:
+        return SlideOutcome(job_id, slide_number, state.status, None)  # a repeat: recorded already
     if storage.exists(key):
         becomes_reference = job.use_character_consistency and job.reference_image_key is None
         jobs.mark_slide_completed(job_id, slide_number, key, clock.now(), as_reference=becomes_reference)

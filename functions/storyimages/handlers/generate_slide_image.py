@@ -49,8 +49,8 @@ def work_on_message(record: SQSRecord) -> None:
         tasks=tasks,
         hold=time.sleep,
         longest_hold_seconds=defaults.RATE_LIMIT_HOLD_SECONDS,
+        observe=measure,
     )
-    measure(done)
     receives = record.attributes.approximate_receive_count
     if done.unexpected:
         logger.error("slide image failed unexpectedly", error=done.error, errorMessage=done.message)
@@ -72,8 +72,6 @@ def measure(done: WorkDone) -> None:
         count(Metric.SLIDES_COMPLETED)
     if outcome.queued_seconds is not None:
         milliseconds(Metric.TIME_QUEUED, outcome.queued_seconds)
-    if outcome.image_seconds is not None:
-        milliseconds(Metric.IMAGE_LATENCY, outcome.image_seconds)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -35,6 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             count(Metric.SLIDES_COMPLETED)
         logger.warning("slide task failed after its image was stored; recorded completed", errorCode=error.code)
     else:
-        count_by(Metric.SLIDES_FAILED, error.code)
+        if outcome.recorded_now:  # not a retried task finding it recorded already
+            count_by(Metric.SLIDES_FAILED, error.code)
         logger.warning("slide failed", errorCode=error.code, error=error.message)
     return {"slideNumber": outcome.slide_number, "status": outcome.status.value, "errorCode": error.code}

@@ -26,5 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     error = task.error.describe()
     outcome = record_webhook_failure(task.ending(), error, jobs=jobs, clock=SystemClock())
     count_by(Metric.WEBHOOK_DELIVERIES, WebhookOutcome.GAVE_UP)
-    logger.warning("webhook not delivered", attempts=outcome.attempts, error=error.message)
+    logger.warning(
+        "webhook not delivered", outcome=WebhookOutcome.GAVE_UP, attempts=outcome.attempts, error=error.message
+    )
     return {"status": outcome.status.value}
