@@ -1,8 +1,8 @@
 """Development identities for the local stack: Firebase-shaped ID tokens signed with a key
 made at start-up, and that key's certificate served the way Google serves its own.
 
-The authorizer verifies these with the same firebase-admin code as in AWS; only the URL it
-fetches certificates from differs, and the handlers accept that only with
+The authorizer verifies these with the same code as in AWS (google-auth's verify_token and
+Firebase's claim checks); only the URL it fetches certificates from differs, and the handlers accept that only with
 STORYIMAGES_ENV=local, which is refused inside AWS Lambda."""
 
 from __future__ import annotations
