@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core.context import Context
 from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
 from aws_xray_sdk.core.recorder import AWSXRayRecorder
@@ -37,14 +38,19 @@ def daemon() -> Iterator[XRayDaemon]:
 
 
 @pytest.fixture
-def recorder(daemon: XRayDaemon) -> AWSXRayRecorder:
+def recorder(daemon: XRayDaemon) -> Iterator[AWSXRayRecorder]:
     """The SDK's recorder outside Lambda (the test process has no LAMBDA_TASK_ROOT): segments of
-    its own, every one sampled, sent by its UDP emitter to the daemon."""
+    its own, every one sampled, sent by its UDP emitter to the daemon. The SDK is switched on
+    for the test: Powertools' Tracer switches it off for the whole process when it finds itself
+    outside Lambda, as it does once any test imports storyimages.observability."""
+    enabled = global_sdk_config.sdk_enabled()
+    global_sdk_config.set_sdk_enabled(True)
     recorder = AWSXRayRecorder()
     recorder.configure(
         sampling=False, context=Context(), emitter=UDPEmitter(daemon.address), context_missing="LOG_ERROR"
     )
-    return recorder
+    yield recorder
+    global_sdk_config.set_sdk_enabled(enabled)
 
 
 def send_raw(daemon: XRayDaemon, datagram: bytes) -> None:
