@@ -10,30 +10,17 @@ from typing import Any
 
 from infra.function_catalogue import function_specs
 from local_stack.images_server import CONTENT_POLICY_MARKER
-from storyimages.business_metrics import DIMENSIONS, NAMESPACE, SERVICE_DIMENSION, Metric, WebhookOutcome
+from storyimages.business_metrics import DIMENSIONS, NAMESPACE, SERVICE, SERVICE_DIMENSION, Metric, WebhookOutcome
+from tests.emf import dimension_names, emf_documents, publications
 from tests.waiting import wait_until
 from tests.webhook_receiver import WebhookReceiver
 
 UNITS = {Metric.IMAGE_LATENCY: "Milliseconds", Metric.TIME_QUEUED: "Milliseconds"}
 
 
-def emf_lines(stack: Any, since: dict[str, int]) -> list[dict[str, Any]]:
-    documents = []
-    for name, start in since.items():
-        for line in stack.logs(name)[start:]:
-            if line.startswith('{"_aws"'):
-                documents.append(json.loads(line))
-    return documents
-
-
-def publications(documents: list[dict[str, Any]], metric: Metric) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(directive, document) of each publication of `metric`."""
-    return [
-        (directive, document)
-        for document in documents
-        for directive in document["_aws"]["CloudWatchMetrics"]
-        if any(m["Name"] == metric for m in directive["Metrics"])
-    ]
+def emf_since(stack: Any, since: dict[str, int]) -> list[dict[str, Any]]:
+    """The EMF documents every function printed since the line counts `since`."""
+    return [document for name, start in since.items() for document in emf_documents(stack.logs(name)[start:])]
 
 
 def test_given_jobs_that_complete_fail_slides_hit_rate_limits_and_webhooks_when_they_run_then_every_metric_is_published(  # type: ignore[no-untyped-def]
@@ -55,39 +42,33 @@ def test_given_jobs_that_complete_fail_slides_hit_rate_limits_and_webhooks_when_
         taking.wait_for(1)
 
         def every_metric_published() -> bool:
-            documents = emf_lines(stack, since)
-            outcomes = {d.get("outcome") for _, d in publications(documents, Metric.WEBHOOK_DELIVERIES)}
+            documents = emf_since(stack, since)
+            outcomes = {p.document.get("outcome") for p in publications(documents, Metric.WEBHOOK_DELIVERIES)}
             return all(publications(documents, m) for m in Metric) and WebhookOutcome.GAVE_UP in outcomes
 
         wait_until(every_metric_published, "every metric, the gave-up webhook included", 60)
-    documents = emf_lines(stack, since)
+    documents = emf_since(stack, since)
 
     # Then each metric is published under our namespace with its unit and the service dimension,
     # the dimensioned ones also by their own dimension
     assert ended == {"completed", "completed_with_errors"}
     for metric in Metric:
         found = publications(documents, metric)
-        directive, document = found[0]
-        print(json.dumps(document, separators=(",", ":")))
-        for directive, document in found:
-            assert directive["Namespace"] == NAMESPACE
-            [declared] = [m for m in directive["Metrics"] if m["Name"] == metric]
-            assert declared["Unit"] == UNITS.get(metric, "Count"), metric
-            dimension = DIMENSIONS.get(metric)
-            expected = [[SERVICE_DIMENSION]] + ([[SERVICE_DIMENSION, dimension]] if dimension else [])
-            assert directive["Dimensions"] == expected, metric
-            assert document[SERVICE_DIMENSION] == "storyimages"
+        print(json.dumps(found[0].document, separators=(",", ":")))
+        dimension = DIMENSIONS.get(metric)
+        expected = [[SERVICE_DIMENSION]] + ([[SERVICE_DIMENSION, dimension]] if dimension else [])
+        for publication in found:
+            assert publication.namespace == NAMESPACE
+            assert publication.unit == UNITS.get(metric, "Count"), metric
+            assert publication.dimensions == expected, metric
+            assert publication.document[SERVICE_DIMENSION] == SERVICE
     # ... with the values this scenario made
     values = {
-        metric: {document.get(DIMENSIONS[metric]) for _, document in publications(documents, metric)}
-        for metric in DIMENSIONS
+        metric: {p.document.get(DIMENSIONS[metric]) for p in publications(documents, metric)} for metric in DIMENSIONS
     }
     assert values[Metric.JOBS_ENDED] == {"completed", "completed_with_errors"}
     assert values[Metric.SLIDES_FAILED] == {"IMAGE_REJECTED"}
     assert values[Metric.WEBHOOK_DELIVERIES] == {"delivered", "attempt_failed", "gave_up"}
-    assert sum(sum(d[Metric.SLIDES_COMPLETED]) for _, d in publications(documents, Metric.SLIDES_COMPLETED)) == 3
+    assert sum(sum(p.values) for p in publications(documents, Metric.SLIDES_COMPLETED)) == 3
     # ... and no job id is a dimension (each line carries them in no dimension at all)
-    for document in documents:
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for dimension_set in directive["Dimensions"]:
-                assert not {document[name] for name in dimension_set} & job_ids
+    assert not {document[name] for document in documents for name in dimension_names([document])} & job_ids
