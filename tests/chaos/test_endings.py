@@ -1,4 +1,11 @@
-"""A job's end is decided once: cancels swept across the end of a job."""
+"""A job's end is decided once: cancels swept across the end of a job.
+
+Where that end falls moves with the machine's load (a job measured at 1.66 s had ended for every
+cancel within 0.2 s of it on a busy CI host), so the sweep does not aim at a measured instant: each
+worker walks a staircase, stepping its next cancel later after one that cancelled and earlier after
+one that came too late, halving the step at each reversal down to a few milliseconds. The cancels
+gather on the boundary wherever it lies, and both endings are reached by construction.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ from tests.chaos.invariants import Job, check, new_story, wait_until_ended, webh
 from tests.workflow_runs import wait_for_execution
 
 RACES = 300 if LONG else 100
-STEP_SECONDS = 0.004
 AT_ONCE = 4
+FIRST_STEP_SECONDS = 0.128
+FINEST_STEP_SECONDS = 0.004
 
 
 def test_given_cancels_swept_across_the_end_of_a_job_then_every_run_has_one_ending_and_one_webhook_saying_it(
@@ -31,8 +39,6 @@ def test_given_cancels_swept_across_the_end_of_a_job_then_every_run_has_one_endi
     with ThreadPoolExecutor(AT_ONCE) as pool:
         list(pool.map(ended_after, range(AT_ONCE)))
         duration = statistics.median(pool.map(ended_after, range(AT_ONCE)))
-    # ... cancels fired at 4 ms steps from well before that end to well after it
-    offsets = [max(0.0, duration - RACES / 2 * STEP_SECONDS) + k * STEP_SECONDS for k in range(RACES)]
 
     def race(offset: float) -> tuple[Job, int]:
         story_id = new_story(stack, 1)
@@ -43,9 +49,24 @@ def test_given_cancels_swept_across_the_end_of_a_job_then_every_run_has_one_endi
         wait_for_execution(stack, job.job_id, timeout=120)  # Step Functions' view: no polling of our API
         return job, answer
 
+    # ... each worker's cancels walking a staircase from that duration onto the job's end
+    def staircase(_: int) -> list[tuple[Job, int, float]]:
+        offset, step, cancelled_last = duration, FIRST_STEP_SECONDS, None
+        walked = []
+        for _ in range(RACES // AT_ONCE):
+            job, answer = race(offset)
+            walked.append((job, answer, step))
+            cancelled = answer == 200
+            if cancelled_last is not None and cancelled != cancelled_last:
+                step = max(FINEST_STEP_SECONDS, step / 2)
+            cancelled_last = cancelled
+            offset = offset + step if cancelled else max(0.0, offset - step)
+        return walked
+
     # When each runs
     with ThreadPoolExecutor(AT_ONCE) as pool:
-        raced = list(pool.map(race, offsets))
+        walked = [one for stairs in pool.map(staircase, range(AT_ONCE)) for one in stairs]
+    raced = [(job, answer) for job, answer, _ in walked]
     jobs = [job for job, _ in raced]
     stuck = wait_until_ended(api, jobs, timeout=120)
     receiver.wait_for(len(jobs), timeout=60)
@@ -64,10 +85,12 @@ def test_given_cancels_swept_across_the_end_of_a_job_then_every_run_has_one_endi
             contradictions.append((job.job_id, answer, job.status, said))
     findings = check(stack, [j for j in jobs if j not in stuck], stuck)
     outcomes = Counter((answer, job.status) for job, answer in raced)
+    at_finest = sum(1 for _, _, step in walked if step == FINEST_STEP_SECONDS)
     findings.report(
-        f"{RACES} cancels at {STEP_SECONDS * 1000:g} ms steps around a {duration:.2f} s job's end"
+        f"{RACES} cancels on {AT_ONCE} staircases onto a job's end (a {duration:.2f} s job measured),"
+        f" {at_finest} of them at {FINEST_STEP_SECONDS * 1000:g} ms steps"
         f" ({dict(outcomes)}); contradictory endings {len(contradictions)}"
     )
     findings.assert_invariants()
     assert contradictions == []
-    assert {status for _, status in outcomes} >= {"cancelled"}  # the sweep did reach running jobs
+    assert {status for _, status in outcomes} == {"cancelled", "completed"}  # the sweep reached both sides
