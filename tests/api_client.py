@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +45,18 @@ class ApiClient:
             f"{self.base_url}/api/images/master-job/{job_id}/retry", headers=self.headers(), timeout=30
         )
 
-    def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Poll like the app does until the job has ended; the last `data`."""
+    def polls(self, job_id: str, timeout: float = 60.0) -> Iterator[dict[str, Any]]:
+        """Poll like the app does: each read's `data`, the last one the job's end."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             data: dict[str, Any] = self.status(job_id).json()["data"]
+            yield data
             if data["masterJob"]["status"] not in RUNNING:
-                return data
+                return
             time.sleep(0.05)
-        raise TimeoutError(job_id)
+        raise TimeoutError(f"{job_id} had not ended within {timeout:g} s")
+
+    def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll like the app does until the job has ended; the last `data`."""
+        *_, last = self.polls(job_id, timeout)
+        return last

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 from local_stack.stack import BUCKET
+from tests.waiting import wait_until
 from tests.workflow_runs import wait_for
+
+
+def image_queue_drained(stack) -> bool:  # type: ignore[no-untyped-def]
+    """No slide waits in the image queue and none is being worked on (taken, not yet deleted)."""
+    attributes = stack.aws.client("sqs").get_queue_attributes(
+        QueueUrl=stack.image_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
 def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(stack, api, new_story, images) -> None:
     images.set_faults([{"kind": "slow", "match": None, "times": None, "seconds": 0.4}])
     job_id = api.start_job(new_story(5))
-    while api.status(job_id).json()["data"]["summary"]["completed"] < 2:
-        time.sleep(0.05)
+    wait_until(lambda: api.status(job_id).json()["data"]["summary"]["completed"] >= 2, "two slides drawn", 60)
 
     response = api.cancel(job_id)
 
@@ -22,7 +30,8 @@ def test_given_a_running_job_when_cancelled_then_it_stops_and_made_images_stay(s
     assert data["masterJob"]["status"] == "cancelled"
     # AWS reports ABORTED; moto's engine, stopped inside a Map, ends the execution FAILED.
     assert wait_for(stack, job_id).status in {"ABORTED", "FAILED"}
-    time.sleep(0.6)  # an image that was being drawn may still land
+    # an image that was being drawn when the cancel came may still land: wait for the worker to let go
+    wait_until(lambda: image_queue_drained(stack), "the image worker done with what it had taken", 60)
     final = api.status(job_id).json()["data"]
     assert final["masterJob"]["status"] == "cancelled"
     summary = final["summary"]
@@ -66,14 +75,10 @@ def test_given_failed_slides_when_retried_then_only_they_run_again_with_the_stor
     assert response.json()["data"]["masterJob"]["status"] == "generating"
     assert response.json()["data"]["masterJob"]["run"] == 1
     seen = []
-    while True:
-        data = api.status(job_id).json()["data"]
+    for data in api.polls(job_id):
         summary = data["summary"]
         seen.append(summary)
         assert summary["completed"] + summary["errors"] + summary["skipped"] + summary["inProgress"] == 4
-        if data["masterJob"]["status"] not in {"pending", "generating"}:
-            break
-        time.sleep(0.05)
     assert data["masterJob"]["status"] == "completed"
     assert [s["completed"] for s in seen] == sorted(s["completed"] for s in seen)
     assert wait_for(stack, job_id, execution=f"{job_id}-retry-1").status == "SUCCEEDED"
