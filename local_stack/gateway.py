@@ -46,7 +46,7 @@ from infra.function_catalogue import function_name
 from local_stack.app_page import AppPage
 from local_stack.identity import DevIdentities
 from local_stack.lambda_runtime import ACCOUNT, REGION, InvokeRefused, LambdaRuntime
-from local_stack.xray_daemon import TraceHeader, new_entity_id, new_trace_id, send_document
+from local_stack.xray_daemon import TraceHeader, new_trace_id, send_document
 from storyimages.api.routes import ROUTES, Route
 
 STAGE = "local"
@@ -143,8 +143,7 @@ class Gateway:
         deadline = time.monotonic() + rest_api.INTEGRATION_TIMEOUT_SECONDS
         began = time.time()
         caller = TraceHeader.parse(last_header(sent_headers(request), TRACE_HEADER))
-        sampled = True if caller is None or caller.sampled is None else caller.sampled
-        trace = TraceHeader(caller.root if caller else new_trace_id(), new_entity_id(), sampled)
+        trace = TraceHeader.next_hop(caller)
         response = self._api(request, request_id, extended_id, deadline, trace)
         # What API Gateway puts on every answer of a REST API.
         response.headers["x-amzn-RequestId"] = request_id

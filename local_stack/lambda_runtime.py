@@ -80,7 +80,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from local_stack.xray_daemon import TraceHeader, new_entity_id, new_trace_id, send_document
+from local_stack.xray_daemon import TraceHeader, new_entity_id, send_document
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_ROOT = ROOT / "functions"  # what the Lambda asset holds
@@ -222,7 +222,7 @@ class LambdaRuntime:
         `invocations` by its code)."""
         started, began = time.perf_counter(), time.time()
         caller = TraceHeader.parse(trace_header)
-        trace = invocation_trace(caller)
+        trace = TraceHeader.next_hop(caller)
         request_id = str(uuid.uuid4())
         with self._lock:
             pool = self._pools.get(name)
@@ -282,13 +282,6 @@ class LambdaRuntime:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         _all_at_once(pool.stop for pool in pools)
-
-
-def invocation_trace(caller: TraceHeader | None) -> TraceHeader:
-    """The trace header an invocation runs with: the caller's trace (and its sampling decision,
-    if it made one) or a new, sampled one; the Parent is the invocation's function segment."""
-    sampled = True if caller is None or caller.sampled is None else caller.sampled
-    return TraceHeader(caller.root if caller else new_trace_id(), new_entity_id(), sampled)
 
 
 def function_segment(

@@ -321,10 +321,7 @@ class SqsEventSource:
         backoff = self._throttle_backoff
         while True:
             try:
-                if trace is None:  # an invoker that knows nothing of traces still serves
-                    result = self._runtime.invoke(self.function_name, event)
-                else:
-                    result = self._runtime.invoke(self.function_name, event, trace_header=trace)
+                result = self._runtime.invoke(self.function_name, event, trace_header=trace)
                 break
             except InvokeRefused as refused:
                 if refused.code != "TooManyRequestsException":

@@ -95,6 +95,14 @@ class TraceHeader:
             parts.append(f"Sampled={int(self.sampled)}")
         return ";".join(parts)
 
+    @classmethod
+    def next_hop(cls, caller: TraceHeader | None) -> TraceHeader:
+        """The header a hop (a gateway stage, a function invocation) runs with: the caller's trace
+        and its sampling decision, if it made one, or a new sampled trace; the Parent is the
+        hop's own segment."""
+        sampled = True if caller is None or caller.sampled is None else caller.sampled
+        return cls(caller.root if caller else new_trace_id(), new_entity_id(), sampled)
+
 
 def send_document(address: str, document: Mapping[str, Any]) -> None:
     """Send one segment or subsegment document to the daemon at `address` ("host:port"), as the
@@ -248,6 +256,7 @@ class XRayDaemon:
             self._thread = None
         if self._socket is not None:
             self._socket.close()
+            self._socket = None
 
     def __enter__(self) -> XRayDaemon:
         return self.start()
@@ -327,11 +336,11 @@ class XRayDaemon:
             while len(found := [d for d in self._documents if predicate(d)]) < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        f"{len(found)} of {count} documents within {timeout:g} s; recorded:\n{self._summary()}"
-                    )
+                    break
                 self._changed.wait(remaining)
-            return found
+            else:
+                return found
+        raise TimeoutError(f"{len(found)} of {count} documents within {timeout:g} s; recorded:\n{self.summary()}")
 
     def entities(self, trace_id: str) -> list[Entity]:
         """Every segment and subsegment of the trace, nested ones included, by start time; an
@@ -376,12 +385,3 @@ class XRayDaemon:
         chosen = self.trace_ids() if trace_ids is None else list(trace_ids)
         text = "\n".join(self.tree(trace_id) for trace_id in chosen) or "no traces"
         return text + (f"\n{malformed} malformed datagrams" if malformed else "")
-
-    def _summary(self) -> str:
-        """summary(), for a caller that holds the lock."""
-        trace_ids = dict.fromkeys(str(document["trace_id"]) for document in self._documents)
-        lines = []
-        for trace_id in trace_ids:
-            names = [str(d.get("name")) for d in self._documents if d.get("trace_id") == trace_id]
-            lines.append(f"  {trace_id}: {', '.join(names)}")
-        return "\n".join(lines) or "  nothing"

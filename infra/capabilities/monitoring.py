@@ -4,12 +4,11 @@ refused in a burst, webhooks given up on, 5xx from the start route), sent to an 
 e-mail address when configured), and one dashboard.
 
 Hand-written rather than cdk-monitoring-constructs (10.3.3 would fit aws-cdk-lib 2.275: it asks
-for >=2.160): the alarms (one or a few per resource, four on business metrics) and one dashboard
-read plainly in CDK's own CloudWatch constructs, whose every alarm the tests can name, while the
-library would add a jsii dependency, its own naming of alarms and widgets, and defaults to review
-for a few custom metrics. The business
-metrics' names, namespace and dimensions come from `storyimages.business_metrics`, which the
-functions emit by."""
+for >=2.160): the alarms (one or a few per resource, three on business metrics, one on the start
+route) and one dashboard read plainly in CDK's own CloudWatch constructs, whose every alarm the
+tests can name, while the library would add a jsii dependency, its own naming of alarms and
+widgets, and defaults to review for a few custom metrics. The business metrics' names, namespace
+and dimensions come from `storyimages.business_metrics`, which the functions emit by."""
 
 from __future__ import annotations
 
@@ -297,8 +296,9 @@ class Monitoring(Construct):
             start_errors,
             1,
             description=(
-                "The start route answered a 5xx: a story could not be illustrated. First read the "
-                "StartGeneration function's errors and the API's access logs (502/504 come from the gateway)."
+                "The start route answered a 5xx: a story could not be illustrated (Api5xx, on every route, "
+                "fires with it). First read the StartGeneration function's errors and the API's access logs "
+                "(502/504 come from the gateway)."
             ),
         )
         return start_errors

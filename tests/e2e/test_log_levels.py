@@ -3,8 +3,9 @@ run at a level (a reserved LogRecord name as a key, say) breaks the answer, not 
 And at each level, every line names its own function, a task's lines name their job, run and
 slide, and an API function's its request (correlation id).
 
-One scenario reaches every function: a start with a webhook whose receiver always fails, a
-slide the image service refuses, status polls, a retry, and a run whose workflow breaks."""
+One scenario reaches every function: a start with a webhook the receiver refuses until the
+delivery gives up, a slide the image service refuses, status polls, a retry whose webhook is
+delivered, and a run whose workflow breaks."""
 
 from __future__ import annotations
 
@@ -59,19 +60,23 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
     before = len(stack.lambdas.invocations)
     logged_before = {name: len(stack.logs(name)) for name in function_specs(stack.config.deployment)}
 
-    # Given a story whose second slide the image service refuses, and a receiver that never takes a webhook
+    # Given a story whose second slide the image service refuses, and a receiver that refuses every
+    # attempt of the first run's webhook (3), then takes the next
     story = new_story(3, prompts={2: f"Juniper in scene 2 {CONTENT_POLICY_MARKER}"})
-    with WebhookReceiver(answers=[500] * 20) as receiver:
-        # When it is started, polled to its end, retried and polled again
+    with WebhookReceiver(answers=[500] * 3) as receiver:
+        # When it is started, polled to its end, retried once its webhook gave up, and polled again
         started = api.start(story, webhookUrl=receiver.url)
         assert started.status_code == 202, started.text
         job_id = started.json()["data"]["masterJobId"]
         first = api.wait(job_id)
+        gave_up = wait_for(stack, job_id, execution=f"{job_id}-notify-0", machine=stack.webhook_state_machine_arn)
         retried = api.retry(job_id)
         assert retried.status_code == 202, retried.text
         second = api.wait(job_id)
         wait_for(stack, job_id, execution=execution_name(job_id, 1))
-        receiver.wait_for(2 * 3)  # every attempt of both runs' deliveries
+        delivered = wait_for(stack, job_id, execution=f"{job_id}-notify-1", machine=stack.webhook_state_machine_arn)
+        assert len(receiver.deliveries) == 3 + 1
+
     # ... and a job whose workflow breaks
     broken = create_job_only(stack, new_story(2))
     start_raw_execution(
@@ -86,6 +91,9 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
         "completed_with_errors",
         "completed_with_errors",
     )
+    # ... the first run's webhook given up after its attempts, the retried run's delivered
+    assert gave_up.job.webhook is not None and gave_up.job.webhook.status.value == "failed"
+    assert delivered.job.webhook is not None and delivered.job.webhook.status.value == "delivered"
     invocations = stack.lambdas.invocations[before:]
     ran = {invocation.function_name for invocation in invocations}
     assert ran == {function_name(name) for name in function_specs(stack.config.deployment)}
@@ -103,9 +111,11 @@ def test_given_a_log_level_when_every_function_runs_then_each_answers_and_logs_a
         assert {record["function_name"] for record in logged} <= {function_name(name)}, name
         # ... every task line says which job and run it is about, and slide tasks which slide
         if name in JOB_KEYS:
+            assert logged, f"{name} logged nothing: its keys went unchecked"
             missing = [r["message"] for r in logged if not JOB_KEYS[name] <= r.keys()]
             assert not missing, (name, missing)
         if name in API_FUNCTIONS:
+            assert logged, f"{name} logged nothing: its correlation id went unchecked"
             assert all(r.get("correlation_id") for r in logged), name
     # ... and the retried run's task lines say run 1, with the first run's saying 0
     slide_runs = {(r["masterJobId"], r["run"]) for r in records["QueueSlideImage"]}

@@ -11,6 +11,7 @@ from typing import Any
 from local_stack.xray_daemon import Entity, TraceHeader
 from tests.waiting import wait_until
 
+WORKER = "storyimages-generate-slide-image"
 OPENAI_CALL = "## storyimages.adapters.openai_images.OpenAIImageGenerator.generate"
 
 
@@ -68,19 +69,18 @@ def test_given_a_story_when_it_is_illustrated_then_its_traces_show_every_call_by
         keys = {"masterJobId": job_id, "run": 0, "slideNumber": slide}
 
         def worked(keys: dict[str, Any] = keys) -> str | None:
-            """The trace whose image work is this slide's, once its OpenAI call has arrived."""
+            """The trace whose image work is this slide's, once its function segment, which the
+            runtime sends after the handler returned, has arrived."""
             for trace_id in traces.trace_ids():
                 entities = traces.entities(trace_id)
-                if annotated(entities, **keys) and OPENAI_CALL in names(entities):
+                if annotated(entities, **keys) and WORKER in names(entities):
                     return trace_id
             return None
 
-        wait_until(worked, f"the trace of slide {slide}'s image", 30)
-        trace_id = worked()
-        assert trace_id is not None
+        trace_id = wait_until(worked, f"the trace of slide {slide}'s image", 30)
         work = traces.entities(trace_id)
         print(traces.tree(trace_id))
-        assert "storyimages-generate-slide-image" in names(work)
+        assert WORKER in names(work)
         assert OPENAI_CALL in names(work)
         [openai_call] = [e for e in work if e.name == OPENAI_CALL]
         assert openai_call.duration_ms is not None and not openai_call.flags

@@ -1066,7 +1066,9 @@ def test_given_a_caller_that_did_not_sample_when_invoked_then_the_function_runs_
     header = TraceHeader.parse(unsampled.payload["trace"])
     assert header is not None and (header.root, header.sampled) == (CALLER_ROOT, False)
     # The next, sampled, invocation's documents arrived: the unsampled one sent none before them
-    traced_documents(daemon, TraceHeader.parse(after.payload["trace"]) or TraceHeader(""))
+    sampled = TraceHeader.parse(after.payload["trace"])
+    assert sampled is not None, after.payload
+    traced_documents(daemon, sampled)
     assert daemon.trace(CALLER_ROOT) == []
 
 

@@ -396,12 +396,12 @@ class Throttling:
         self._left = times
         self._lock = threading.Lock()
 
-    def invoke(self, name: str, event: Any) -> InvokeResult:
+    def invoke(self, name: str, event: Any, *, trace_header: str | None = None) -> InvokeResult:
         with self._lock:
             throttle, self._left = self._left > 0, self._left - 1
         if throttle:
             raise InvokeRefused("TooManyRequestsException", "Rate Exceeded.", 429)
-        return self._runtime.invoke(name, event)
+        return self._runtime.invoke(name, event, trace_header=trace_header)
 
 
 def test_given_a_throttle_within_the_visibility_timeout_when_it_passes_then_the_batch_is_retried_and_run_once(

@@ -165,7 +165,8 @@ def test_given_a_failure_recorded_already_when_its_task_is_retried_then_it_is_no
     # Given a slide failure recorded once (its task then timed out, and Step Functions retries it)
     world = World(config, slides=2)
     record = handler_on("record_slide_failure", world)
-    record(refused_slide(world, 2))
+    _, first = record(refused_slide(world, 2))
+    assert len(publications(first, Metric.SLIDES_FAILED)) == 1
 
     # When the retried task records it again
     answer, documents = record(refused_slide(world, 2))
